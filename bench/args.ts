@@ -1,0 +1,109 @@
+// Command-line flags (and BENCH_* environment twins) for `npm run bench`. The defaults are the
+// sizes the relay issue asks for; `--quick` is the slice CI can afford.
+import { parseArgs } from 'node:util';
+
+export const TARGETS = ['baseline', 'postfix', 'postline'] as const;
+export type Target = (typeof TARGETS)[number];
+
+/** One load shape: `messages` of `bytes` payload each (smtp-source -m and -l). */
+export interface Scenario {
+  readonly label: string;
+  readonly messages: number;
+  readonly bytes: number;
+}
+
+export interface BenchOptions {
+  readonly targets: readonly Target[];
+  readonly scenarios: readonly Scenario[];
+  /** Parallel SMTP sessions of smtp-source (-s); also the relays' concurrency towards the sink. */
+  readonly sessions: number;
+  /** Upper bound for one scenario, from the first connection until the sink has everything. */
+  readonly timeoutMs: number;
+  readonly quick: boolean;
+  readonly profile: boolean;
+  readonly write: boolean;
+  readonly json: boolean;
+  readonly keepTemp: boolean;
+  readonly help: boolean;
+}
+
+export class BenchUsageError extends Error {
+  readonly code = 'BENCH_USAGE';
+}
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+Relays smtp-source → (nothing | Postfix | Postline) → smtp-sink on 127.0.0.1 and prints
+accepted/s and relayed/s for each.
+
+Options (environment twin in brackets):
+  --quick                 2,000 × 1 KB and 200 × 100 KB instead of 20,000 and 2,000 [BENCH_QUICK=1]
+  --only LIST             comma list of ${TARGETS.join(', ')} (default: all) [BENCH_ONLY]
+  --small-count N         number of 1 KB messages [BENCH_SMALL_COUNT]
+  --large-count N         number of 100 KB messages (0 skips the size) [BENCH_LARGE_COUNT]
+  --sessions N            parallel smtp-source sessions, default 20 [BENCH_SESSIONS]
+  --timeout SECONDS       limit per run, default 900 [BENCH_TIMEOUT]
+  --profile               run Postline with --cpu-prof into bench/results/
+  --write                 merge the results into BENCHMARKS.md
+  --json                  print the results as JSON instead of a table
+  --keep-temp             keep the temporary directories (queues, logs) for inspection
+  -h, --help              this text
+`;
+
+function positiveInt(name: string, text: string | undefined, fallback: number, allowZero = false): number {
+  if (text === undefined || text === '') return fallback;
+  if (!/^\d+$/.test(text) || (!allowZero && Number(text) === 0)) {
+    throw new BenchUsageError(`${name}: expected a whole number${allowZero ? '' : ' above 0'}, got "${text}"`);
+  }
+  return Number(text);
+}
+
+function parseTargets(text: string | undefined): Target[] {
+  if (!text) return [...TARGETS];
+  const picked = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const name of picked) {
+    if (!(TARGETS as readonly string[]).includes(name)) {
+      throw new BenchUsageError(`--only: unknown target "${name}" (expected ${TARGETS.join(', ')})`);
+    }
+  }
+  // Keep the canonical order so the table always reads baseline → Postfix → Postline.
+  return TARGETS.filter((t) => picked.includes(t));
+}
+
+/** Parses argv (without node and script) and env. Throws BenchUsageError on a bad value. */
+export function parseBenchArgs(argv: string[], env: Record<string, string | undefined>): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: 'boolean' },
+      only: { type: 'string' },
+      'small-count': { type: 'string' },
+      'large-count': { type: 'string' },
+      sessions: { type: 'string' },
+      timeout: { type: 'string' },
+      profile: { type: 'boolean' },
+      write: { type: 'boolean' },
+      json: { type: 'boolean' },
+      'keep-temp': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const quick = values.quick ?? /^(1|true|yes)$/i.test(env.BENCH_QUICK ?? '');
+  const small = positiveInt('--small-count', values['small-count'] ?? env.BENCH_SMALL_COUNT, quick ? 2_000 : 20_000);
+  const large = positiveInt('--large-count', values['large-count'] ?? env.BENCH_LARGE_COUNT, quick ? 200 : 2_000, true);
+  const scenarios: Scenario[] = [{ label: '1 KB', messages: small, bytes: 1024 }];
+  if (large > 0) scenarios.push({ label: '100 KB', messages: large, bytes: 100 * 1024 });
+  return {
+    targets: parseTargets(values.only ?? env.BENCH_ONLY),
+    scenarios,
+    sessions: positiveInt('--sessions', values.sessions ?? env.BENCH_SESSIONS, 20),
+    timeoutMs: positiveInt('--timeout', values.timeout ?? env.BENCH_TIMEOUT, 900) * 1000,
+    quick,
+    profile: values.profile ?? false,
+    write: values.write ?? false,
+    json: values.json ?? false,
+    keepTemp: values['keep-temp'] ?? false,
+    help: values.help ?? false,
+  };
+}

@@ -1,0 +1,61 @@
+// A short description of the machine, printed with every run and written into BENCHMARKS.md:
+// numbers from a 2-core VM and from a 64-core server are not comparable.
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism, loadavg, release, totalmem } from 'node:os';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface Machine {
+  readonly cpus: number;
+  readonly cpuModel: string;
+  readonly memoryGiB: number;
+  readonly kernel: string;
+  readonly node: string;
+  readonly postfix: string | null;
+  /** Filesystem type and device of the temp dir, where both queues live. */
+  readonly tmpFs: string | null;
+  /** 1-minute load average when the run began: anything else running skews the numbers. */
+  readonly loadAverage: number;
+}
+
+async function quiet(file: string, args: string[]): Promise<string | null> {
+  try {
+    return (await run(file, args, { timeout: 10_000 })).stdout.trim();
+  } catch {
+    return null;
+  }
+}
+
+export async function describeMachine(postconf: string | null, tmpDir: string): Promise<Machine> {
+  let cpuModel = 'unknown';
+  try {
+    const info = await readFile('/proc/cpuinfo', 'utf8');
+    cpuModel = /^model name\s*:\s*(.+)$/m.exec(info)?.[1]?.trim() ?? cpuModel;
+  } catch {
+    // Not Linux: keep "unknown".
+  }
+  const df = await quiet('df', ['--output=fstype,source', tmpDir]);
+  const fsLine = df?.split('\n')[1]?.trim().split(/\s+/);
+  return {
+    cpus: availableParallelism(),
+    cpuModel,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+    postfix: postconf ? await quiet(postconf, ['-d', '-h', 'mail_version']) : null,
+    tmpFs: fsLine && fsLine.length === 2 ? `${fsLine[0]} on ${fsLine[1]}` : null,
+    loadAverage: loadavg()[0],
+  };
+}
+
+export function machineLines(m: Machine): string[] {
+  return [
+    `CPU: ${m.cpus} × ${m.cpuModel}`,
+    `Memory: ${m.memoryGiB} GiB; kernel ${m.kernel}`,
+    `Node.js ${m.node}; Postfix ${m.postfix ?? 'not installed'}`,
+    `Queues on: ${m.tmpFs ?? 'unknown filesystem'} (the system temp dir)`,
+    `Load average at start: ${m.loadAverage.toFixed(2)}`,
+  ];
+}

@@ -1,0 +1,135 @@
+// Postline as the relay under test, run the way an operator would: the CLI creates the tenant
+// and its sending domain in a fresh data dir, then `start --json` serves SMTP on a loopback
+// port, trusts 127.0.0.0/8 as tenant "bench", and relays everything to the sink.
+import { execFile, spawn } from 'node:child_process';
+import { access, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { HOST, freePort } from './net.ts';
+import { peakRssBytes } from './proc-stats.ts';
+import type { Relay } from './relay.ts';
+import { waitForExit } from './smtp-sink.ts';
+import { BenchSetupError } from './tools.ts';
+
+const run = promisify(execFile);
+
+export interface PostlineRelayOptions {
+  /** The repository root (holds src/cli/main.ts). */
+  readonly root: string;
+  /** An empty directory for POSTLINE_DATA_DIR. */
+  readonly dataDir: string;
+  readonly sinkPort: number;
+  /** Parallel deliveries to the sink; the bench uses its session count. */
+  readonly concurrency: number;
+  /** When set, node writes a .cpuprofile there at exit (--cpu-prof). */
+  readonly profileDir: string | null;
+  readonly startTimeoutMs?: number;
+}
+
+export const TENANT = 'bench';
+export const SENDER_DOMAIN = 'bench.example';
+
+function postlineEnv(options: PostlineRelayOptions, port: number): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    POSTLINE_DATA_DIR: options.dataDir,
+    POSTLINE_HOSTNAME: 'relay.bench.test',
+    POSTLINE_SMTP_LISTEN: `${HOST}:${port}`,
+    POSTLINE_SMTPS_LISTEN: 'off',
+    POSTLINE_MX_LISTEN: 'off',
+    POSTLINE_HTTP_LISTEN: 'off',
+    POSTLINE_RELAY_NETWORKS: `127.0.0.0/8=${TENANT}`,
+    POSTLINE_RELAYHOST: `${HOST}:${options.sinkPort}`,
+    POSTLINE_DELIVERY_ALLOW_PRIVATE: 'true',
+    // Same parallelism towards the sink as Postfix's smtp_destination_concurrency_limit.
+    POSTLINE_MAX_CONNECTIONS_PER_DESTINATION: String(options.concurrency),
+    POSTLINE_LOG_LEVEL: 'warn',
+  };
+}
+
+/** Starts Postline and waits for its `{"ready":true,…}` line. Throws BenchSetupError. */
+export async function startPostlineRelay(options: PostlineRelayOptions): Promise<Relay> {
+  const main = join(options.root, 'src', 'cli', 'main.ts');
+  try {
+    await access(main);
+  } catch {
+    throw new BenchSetupError('BENCH_POSTLINE_MISSING', `${main} does not exist yet, so Postline cannot be benchmarked`);
+  }
+  await mkdir(options.dataDir, { recursive: true });
+  const port = await freePort();
+  const env = postlineEnv(options, port);
+  const cli = async (args: string[]) => {
+    try {
+      await run(process.execPath, [main, ...args], { cwd: options.root, env, timeout: 60_000 });
+    } catch (err) {
+      const e = err as Error & { stderr?: string; stdout?: string };
+      throw new BenchSetupError('BENCH_POSTLINE_SETUP', `postline ${args.join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim()}`);
+    }
+  };
+  await cli(['tenant', 'create', TENANT, '--json']);
+  await cli(['domain', 'add', '--tenant', TENANT, SENDER_DOMAIN, '--json']);
+
+  const nodeArgs = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
+  const child = spawn(process.execPath, [...nodeArgs, main, 'start', '--json'], {
+    cwd: options.root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const keep = (text: string) => {
+    log = (log + text).slice(-16_000);
+  };
+  child.stderr.on('data', (chunk: Buffer) => keep(chunk.toString()));
+  const lines = createInterface({ input: child.stdout });
+
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM'); // Postline drains and exits; --cpu-prof is written on that exit.
+    if (!(await waitForExit(child, 30_000))) {
+      child.kill('SIGKILL');
+      await waitForExit(child, 5_000);
+    }
+  };
+  const ready = await new Promise<string | null>((resolve) => {
+    const timer = setTimeout(() => resolve(null), options.startTimeoutMs ?? 60_000);
+    const finish = (value: string | null) => {
+      clearTimeout(timer);
+      resolve(value);
+    };
+    lines.on('line', (line) => {
+      let parsed: { ready?: unknown; smtp?: unknown } | null = null;
+      try {
+        parsed = JSON.parse(line) as { ready?: unknown; smtp?: unknown };
+      } catch {
+        keep(line + '\n');
+        return;
+      }
+      if (parsed && parsed.ready === true) finish(typeof parsed.smtp === 'string' ? parsed.smtp : `${HOST}:${port}`);
+      else keep(line + '\n');
+    });
+    child.once('exit', () => finish(null));
+    child.once('error', (err) => {
+      keep(err.message);
+      finish(null);
+    });
+  });
+  if (!ready || !child.pid) {
+    await stop();
+    throw new BenchSetupError('BENCH_POSTLINE_START', `postline start did not report ready:\n${log.trim()}`);
+  }
+  // Trust the ready line over our request: it names the socket actually bound.
+  const reportedPort = Number(/:(\d+)$/.exec(ready)?.[1] ?? port);
+  const pid = child.pid;
+  return {
+    name: 'postline',
+    port: reportedPort,
+    pid,
+    peakRssBytes: () => peakRssBytes(pid),
+    logTail: async () => log.split('\n').slice(-30).join('\n'),
+    stop,
+    stopNow: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}

@@ -1,0 +1,59 @@
+// Tenants, SMTP credentials and sending domains.
+import type { Command } from 'commander';
+import { createTenant, findTenant, listTenants, addDomain, listDomains, createCredential, StoreError } from '../store/index.ts';
+import { hashPassword, randomSecret } from '../security/password-hash.ts';
+import { output, type GlobalOptions } from './main.ts';
+import { withStore } from './open-cli-store.ts';
+
+async function tenantOrFail(store: Parameters<Parameters<typeof withStore>[1]>[0], name: string) {
+  const tenant = await findTenant(store.db, name);
+  if (!tenant) throw new StoreError('TENANT_NOT_FOUND', `no tenant named "${name}" (create it with: postline tenant create ${name})`);
+  return tenant;
+}
+
+export function registerAdminCommands(program: Command): void {
+  const g = () => program.opts<GlobalOptions>();
+  const tenant = program.command('tenant').description('manage tenants (an app, a shop, a newsletter)');
+  tenant.command('create <name>')
+    .description('create a tenant')
+    .option('--sandbox', 'keep this tenant\'s outbound mail instead of sending it (capture mode)')
+    .action(async (name: string, o: { sandbox?: boolean }) => withStore(g(), async (store) => {
+      const t = await createTenant(store.db, name, { sandbox: o.sandbox });
+      output(g(), { id: t.id, name: t.name, sandbox: t.sandbox === 1, created_at: new Date(Number(t.created_at)).toISOString() }, `created tenant ${t.name} (${t.id})`);
+    }));
+  tenant.command('list').description('list tenants').action(async () => withStore(g(), async (store) => {
+    const rows = await listTenants(store.db);
+    output(g(), rows.map((t) => ({ id: t.id, name: t.name, sandbox: t.sandbox === 1 })), rows.map((t) => `${t.id}  ${t.name}`).join('\n') || '(no tenants)');
+  }));
+
+  program.command('credential').description('SMTP credentials')
+    .command('create')
+    .description('create SMTP AUTH credentials for a tenant (the password is shown once)')
+    .requiredOption('--tenant <name>', 'tenant name or id')
+    .option('--username <username>', 'username (default: generated)')
+    .action(async (o: { tenant: string; username?: string }) => withStore(g(), async (store) => {
+      const t = await tenantOrFail(store, o.tenant);
+      const username = o.username ?? `${t.name}-${randomSecret(6).toLowerCase().replace(/[^a-z0-9]/g, '')}`;
+      const password = randomSecret(24);
+      const cred = await createCredential(store.db, t.id, username, await hashPassword(password));
+      output(g(), { id: cred.id, tenant: t.name, username, password }, `username: ${username}\npassword: ${password}\n(store the password now: it is not shown again)`);
+    }));
+
+  const domain = program.command('domain').description('sending domains');
+  domain.command('add <domain>')
+    .description('allow a tenant to send from DOMAIN (DNS verification arrives with the domains work)')
+    .requiredOption('--tenant <name>', 'tenant name or id')
+    .action(async (name: string, o: { tenant: string }) => withStore(g(), async (store) => {
+      const t = await tenantOrFail(store, o.tenant);
+      const d = await addDomain(store.db, t.id, name);
+      output(g(), { id: d.id, name: d.name, tenant: t.name, verified: d.verified === 1 }, `tenant ${t.name} may now send from ${d.name}`);
+    }));
+  domain.command('list')
+    .description('list sending domains')
+    .option('--tenant <name>', 'only this tenant\'s')
+    .action(async (o: { tenant?: string }) => withStore(g(), async (store) => {
+      const t = o.tenant ? await tenantOrFail(store, o.tenant) : undefined;
+      const rows = await listDomains(store.db, t?.id);
+      output(g(), rows.map((d) => ({ id: d.id, name: d.name, tenant_id: d.tenant_id })), rows.map((d) => `${d.name}  (${d.tenant_id})`).join('\n') || '(no domains)');
+    }));
+}

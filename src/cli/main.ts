@@ -1,0 +1,49 @@
+// The `postline` command: `start` runs the server; the rest are thin clients over the same
+// store functions the server uses. Every command takes --json for scripts.
+import { Command, Option } from 'commander';
+import { loadConfig, ConfigError, type Config } from '../config/index.ts';
+import { registerAdminCommands } from './admin-commands.ts';
+import { registerQueueCommands } from './queue-commands.ts';
+import { startCommand } from './start-command.ts';
+
+export interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+  dataDir?: string;
+}
+
+export function configFrom(opts: GlobalOptions): Readonly<Config> {
+  return loadConfig({ file: opts.config, overrides: opts.dataDir ? { data_dir: opts.dataDir } : {} });
+}
+
+/** Prints a result: JSON for --json, else the human text. */
+export function output(opts: GlobalOptions, value: unknown, human: string): void {
+  process.stdout.write(opts.json ? `${JSON.stringify(value)}\n` : `${human}\n`);
+}
+
+const program = new Command();
+program
+  .name('postline')
+  .description('Postline: self-hosted mail delivery (SMTP + HTTP in, durable queue, delivery to MX hosts).\nDocs: docs/configuration.md, docs/cli.md')
+  .addOption(new Option('-c, --config <file>', 'configuration file (YAML); default $POSTLINE_CONFIG'))
+  .option('--data-dir <dir>', 'data directory (overrides data_dir / POSTLINE_DATA_DIR)')
+  .option('--json', 'machine-readable output, one JSON document per result')
+  .showHelpAfterError();
+
+program.command('start')
+  .description('start the all-in-one server (SMTP submission, MX, HTTP, delivery) on the configured store')
+  .action(async () => startCommand(program.opts<GlobalOptions>()));
+
+registerAdminCommands(program);
+registerQueueCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const message = err instanceof ConfigError ? err.message : `postline: ${(err as Error).message}`;
+  if (program.opts<GlobalOptions>().json) {
+    process.stdout.write(`${JSON.stringify({ error: { code: (err as { code?: string }).code ?? 'POSTLINE_ERROR', message } })}\n`);
+  }
+  process.stderr.write(`${message}\n`);
+  process.exitCode = 1;
+}

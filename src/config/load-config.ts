@@ -1,0 +1,114 @@
+// Configuration is read once at start: the YAML file, then POSTLINE_* overrides, then zod
+// validation. A bad key stops start-up with a message naming its path.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { configSchema, type Config } from './schema.ts';
+
+export class ConfigError extends Error {
+  readonly code = 'POSTLINE_CONFIG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+const bool = (name: string) => (v: string) => {
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  throw new ConfigError(`${name}: expected true or false, got "${v}"`);
+};
+const int = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v)) throw new ConfigError(`${name}: expected a whole number, got "${v}"`);
+  return Number(v);
+};
+
+/**
+ * Every environment override: name → config path and how to read the text. The names are
+ * a public contract (docs/configuration.md lists them; a test checks the two agree).
+ */
+export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) => unknown }> = {
+  POSTLINE_DATA_DIR: { path: ['data_dir'], parse: String },
+  POSTLINE_HOSTNAME: { path: ['hostname'], parse: String },
+  POSTLINE_SMTP_LISTEN: { path: ['smtp', 'listen'], parse: String },
+  POSTLINE_SMTPS_LISTEN: { path: ['smtp', 'smtps_listen'], parse: String },
+  POSTLINE_MX_LISTEN: { path: ['smtp', 'mx_listen'], parse: String },
+  POSTLINE_MX_DOMAINS: { path: ['smtp', 'mx_domains'], parse: list },
+  POSTLINE_MAX_MESSAGE_BYTES: { path: ['smtp', 'max_message_bytes'], parse: int('POSTLINE_MAX_MESSAGE_BYTES') },
+  POSTLINE_RELAY_NETWORKS: { path: ['smtp', 'relay_networks'], parse: list },
+  POSTLINE_HTTP_LISTEN: { path: ['http', 'listen'], parse: String },
+  POSTLINE_TLS_CERT: { path: ['tls', 'cert'], parse: String },
+  POSTLINE_TLS_KEY: { path: ['tls', 'key'], parse: String },
+  POSTLINE_DNS_SERVERS: { path: ['dns', 'servers'], parse: list },
+  POSTLINE_DELIVERY_PORT: { path: ['delivery', 'port'], parse: int('POSTLINE_DELIVERY_PORT') },
+  POSTLINE_RELAYHOST: { path: ['delivery', 'relayhost'], parse: (v) => v || null },
+  POSTLINE_DELIVERY_ALLOW_PRIVATE: { path: ['delivery', 'allow_private'], parse: bool('POSTLINE_DELIVERY_ALLOW_PRIVATE') },
+  POSTLINE_MAX_CONNECTIONS_PER_DESTINATION: { path: ['delivery', 'max_connections_per_destination'], parse: int('POSTLINE_MAX_CONNECTIONS_PER_DESTINATION') },
+  POSTLINE_RETRY_SCHEDULE: { path: ['queue', 'retry_schedule'], parse: list },
+  POSTLINE_MAX_QUEUE_LIFETIME: { path: ['queue', 'max_lifetime'], parse: String },
+  POSTLINE_QUEUE_POLL_INTERVAL: { path: ['queue', 'poll_interval'], parse: String },
+  POSTLINE_DATABASE_URL: { path: ['database', 'url'], parse: (v) => v || null },
+  POSTLINE_ADMIN_TOKEN: { path: ['admin_token'], parse: (v) => v || null },
+  POSTLINE_LOG_LEVEL: { path: ['log', 'level'], parse: String },
+};
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (next === undefined || next === null) node[key] = {};
+    else if (typeof next !== 'object' || Array.isArray(next)) throw new ConfigError(`${path.join('.')}: "${key}" is not a section`);
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]] = value;
+}
+
+export interface LoadConfigOptions {
+  /** Path of the YAML file; falls back to POSTLINE_CONFIG, then to no file (all defaults). */
+  file?: string | undefined;
+  env?: Env;
+  /** Extra values applied after the file and before the environment (CLI flags). */
+  overrides?: Record<string, unknown>;
+}
+
+/** Reads, merges and validates configuration. Throws ConfigError with every bad key named. */
+export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.POSTLINE_CONFIG;
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read configuration file ${file}: ${(err as Error).message}`);
+    }
+    try {
+      raw = (parseYaml(text) as Record<string, unknown> | null) ?? {};
+    } catch (err) {
+      throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message}`);
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: the top level must be a mapping`);
+  }
+  for (const [path, value] of Object.entries(options.overrides ?? {})) setPath(raw, path.split('.'), value);
+  for (const [name, { path, parse }] of Object.entries(ENV_OVERRIDES)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(raw, path, parse(value));
+    else if (value === '' && (name === 'POSTLINE_RELAYHOST' || name === 'POSTLINE_DATABASE_URL')) setPath(raw, path, null);
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(`invalid configuration${file ? ` in ${file}` : ''}:\n${z.prettifyError(result.error)}`);
+  }
+  return deepFreeze(result.data);
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

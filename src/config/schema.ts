@@ -1,0 +1,112 @@
+// The configuration schema: every key, its default and its unit live here, and
+// docs/configuration.md describes each one (a test checks the two agree).
+import { z } from 'zod';
+import { hostname as osHostname } from 'node:os';
+import { parseDurationMs } from './duration.ts';
+
+const listen = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$|^off$/, 'expected host:port (or "off")');
+const duration = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') return v;
+  try {
+    return parseDurationMs(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+export const configSchema = z.strictObject({
+  /** Where the SQLite database, spool, TLS material and admin token live. */
+  data_dir: z.string().default('./data'),
+  /** The name used in the SMTP banner, in EHLO when delivering, and in Received headers. */
+  hostname: z.string().min(1).default(osHostname()),
+  smtp: z.strictObject({
+    /** Submission with STARTTLS (RFC 6409). */
+    listen: listen.default('127.0.0.1:2587'),
+    /** Submission with implicit TLS (RFC 8314). */
+    smtps_listen: listen.default('127.0.0.1:2465'),
+    /** Inbound MX for hosted domains. */
+    mx_listen: listen.default('127.0.0.1:2525'),
+    /** RFC 1870 SIZE: the largest message accepted, in bytes. */
+    max_message_bytes: z.number().int().positive().default(25 * 1024 * 1024),
+    /** RFC 5321 §4.5.3.1.8 asks for at least 100; we allow up to this many per message. */
+    max_recipients: z.number().int().positive().max(100_000).default(1000),
+    /** Largest header section we parse on submission, in bytes. */
+    max_header_bytes: z.number().int().positive().default(256 * 1024),
+    /** Trusted networks that may submit without AUTH, each bound to a tenant: `127.0.0.0/8=acme`. */
+    relay_networks: z.array(z.string()).default([]),
+    /** Domains (beyond the hostname) the MX listener accepts mail for. */
+    mx_domains: z.array(z.string()).default([]),
+    /** AUTH failures from one IP before replies are slowed. */
+    auth_slow_after_failures: z.number().int().positive().default(3),
+    /** AUTH failures from one IP before it is refused with 421 4.7.0. */
+    auth_block_after_failures: z.number().int().positive().default(10),
+    /** How long failures are remembered and a refused IP stays refused. */
+    auth_block_duration: duration.prefault('15m'),
+    /** RFC 5321 §4.5.3.2.7: server idle timeout. */
+    idle_timeout: duration.prefault('5m'),
+    /** Concurrent SMTP sessions per listener. */
+    max_clients: z.number().int().positive().default(2000),
+  }).prefault({}),
+  http: z.strictObject({
+    listen: listen.default('127.0.0.1:8025'),
+  }).prefault({}),
+  tls: z.strictObject({
+    /** PEM certificate chain; a self-signed one is made in the data dir when absent. */
+    cert: z.string().nullable().default(null),
+    key: z.string().nullable().default(null),
+  }).prefault({}),
+  dns: z.strictObject({
+    /** `host[:port]` of recursive resolvers; empty means the system resolver (/etc/resolv.conf). */
+    servers: z.array(z.string()).default([]),
+    /** Per-query timeout; each server is tried in turn. */
+    timeout: duration.prefault('5s'),
+    /** Upper bound on how long an answer is cached, whatever its TTL. */
+    max_cache_ttl: duration.prefault('1h'),
+  }).prefault({}),
+  delivery: z.strictObject({
+    /** Port remote MX hosts are contacted on. */
+    port: z.number().int().min(1).max(65535).default(25),
+    /** Optional smarthost `host[:port]`: every message goes there instead of to MX hosts. */
+    relayhost: z.string().nullable().default(null),
+    /** Allow MX hosts that resolve to loopback, private or link-local addresses. */
+    allow_private: z.boolean().default(false),
+    /** Simultaneous connections to one destination domain. */
+    max_connections_per_destination: z.number().int().positive().default(10),
+    /** Simultaneous outbound connections in all. */
+    max_connections: z.number().int().positive().default(200),
+    /** Messages sent over one connection before it is closed. */
+    max_messages_per_connection: z.number().int().positive().default(100),
+    /** Idle time before a reusable connection is closed. */
+    idle_connection_timeout: duration.prefault('5s'),
+    // RFC 5321 §4.5.3.2 client timeouts.
+    connect_timeout: duration.prefault('30s'),
+    greeting_timeout: duration.prefault('5m'),
+    command_timeout: duration.prefault('5m'),
+    data_timeout: duration.prefault('10m'),
+  }).prefault({}),
+  queue: z.strictObject({
+    /** Delays between attempts; the last one repeats. Jitter of ±10% is added. */
+    retry_schedule: z.array(duration).min(1).prefault(['1m', '5m', '15m', '30m', '1h', '2h', '4h']),
+    /** After this long a message that is still deferred expires and bounces. */
+    max_lifetime: duration.prefault('5d'),
+    /** How long a claim on a recipient holds before another worker may take it. */
+    lease: duration.prefault('10m'),
+    /** How often the queue is polled when nothing wakes it. */
+    poll_interval: duration.prefault('1s'),
+    /** Recipients claimed per scheduling round. */
+    claim_batch: z.number().int().positive().default(500),
+  }).prefault({}),
+  database: z.strictObject({
+    /** Empty: SQLite at <data_dir>/postline.db. `postgres://…` arrives with the scale-out work. */
+    url: z.string().nullable().default(null),
+  }).prefault({}),
+  /** Bootstrap admin token; generated into <data_dir>/admin-token when unset. */
+  admin_token: z.string().nullable().default(null),
+  log: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).prefault({}),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;

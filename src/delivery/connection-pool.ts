@@ -1,0 +1,369 @@
+// Outbound connections shared by all deliveries: reuse per MX address, per-destination and
+// global limits with a FIFO wait queue, MX fallback (RFC 5321 §5.1), idle expiry on one
+// coarse ticker. Each connection belongs to the destination that opened it, so the
+// per-destination count is exact; two domains sharing an MX do not share connections.
+import { performance } from 'node:perf_hooks';
+import { DeliveryError, DeliveryErrorCodes, toDeliveryError } from './delivery-error.ts';
+import { SmtpClient, settleAll } from './smtp-client.ts';
+import type { OutboundMessage, RecipientOutcome, TransactionResult } from './smtp-client.ts';
+
+export type { OutboundMessage, OutboundRecipient, RecipientOutcome } from './smtp-client.ts';
+
+export interface PoolLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface PoolOptions {
+  /** RFC 5321 §4.1.1.1: our name in EHLO. */
+  ehloName: string;
+  /** Remote port when a host names none (25). */
+  port: number;
+  connectTimeoutMs: number;
+  greetingTimeoutMs: number;
+  /** Each command's reply (EHLO, MAIL, RCPT, RSET), measured as socket inactivity. */
+  commandTimeoutMs: number;
+  /** DATA: inactivity while the body is sent, then the wait for the final reply. */
+  dataTimeoutMs: number;
+  /** Per destination key (the recipient domain, or the relayhost). */
+  maxConnectionsPerDestination: number;
+  maxConnections: number;
+  maxMessagesPerConnection: number;
+  /** Idle reusable connection closed after this; checked about once a second. */
+  idleTimeoutMs: number;
+  localAddress?: string;
+  /** Deliveries that may wait for a connection at once; more are deferred (default 10,000). */
+  maxWaiting?: number;
+  /** How long close() waits for busy connections before aborting them (default 10 s). */
+  closeTimeoutMs?: number;
+  logger?: PoolLogger;
+}
+
+export interface DeliveryTarget {
+  /** Key for the per-destination limit (recipient domain). */
+  destination: string;
+  /** In the order to try (already MX-sorted). `host` is the MX name, for logs and SNI. */
+  hosts: ReadonlyArray<{ host: string; address: string; port?: number }>;
+}
+
+export interface AttemptReport {
+  mxHost: string | null;
+  address: string | null;
+  port: number;
+  tlsVersion: string | null;
+  tlsCipher: string | null;
+  durationMs: number;
+  reusedConnection: boolean;
+  remoteSupportsDsn: boolean;
+  /** Hosts that failed before the one that decided (or all of them). */
+  errors: Array<{ host: string; address: string; message: string }>;
+}
+
+export interface DeliveryResult {
+  outcomes: RecipientOutcome[];
+  attempt: AttemptReport;
+}
+
+interface Entry {
+  readonly key: string;
+  readonly destination: string;
+  client: SmtpClient | null;
+  /** 'closing' still counts against the limits: the remote sees it until the socket closes. */
+  state: 'opening' | 'busy' | 'idle' | 'closing' | 'closed';
+  idleSince: number;
+}
+
+interface Lease {
+  readonly entry: Entry;
+  readonly reused: boolean;
+}
+
+interface Waiter {
+  readonly destination: string;
+  readonly key: string;
+  readonly grant: (lease: Lease | DeliveryError) => void;
+}
+
+type HostResult = { kind: 'done'; transaction: TransactionResult } | { kind: 'failed'; error: DeliveryError };
+
+// Idle expiry resolution: connections live between idleTimeoutMs and idleTimeoutMs + 1 s.
+const TICK_MS = 1_000;
+
+/** Outbound SMTP connections with reuse, limits and MX fallback. */
+export class ConnectionPool {
+  readonly #options: Readonly<PoolOptions>;
+  readonly #entries = new Set<Entry>();
+  readonly #perDestination = new Map<string, number>();
+  /** Idle entries, oldest first (Set keeps insertion order). */
+  readonly #idle = new Set<Entry>();
+  readonly #waiters: Waiter[] = [];
+  readonly #shutdown = new AbortController();
+  #ticker: NodeJS.Timeout | null = null;
+  #closing = false;
+  #drained: (() => void) | null = null;
+
+  constructor(options: PoolOptions) {
+    this.#options = Object.freeze({ ...options });
+  }
+
+  /**
+   * Delivers one message to every recipient in one transaction, trying the hosts in order.
+   * Never rejects for SMTP or network trouble: every recipient gets an outcome.
+   */
+  async deliver(target: DeliveryTarget, message: OutboundMessage, signal?: AbortSignal): Promise<DeliveryResult> {
+    const started = performance.now();
+    const attempt: AttemptReport = {
+      mxHost: null, address: null, port: this.#options.port, tlsVersion: null, tlsCipher: null,
+      durationMs: 0, reusedConnection: false, remoteSupportsDsn: false, errors: [],
+    };
+    const done = (outcomes: RecipientOutcome[]): DeliveryResult => {
+      attempt.durationMs = Math.round(performance.now() - started);
+      return { outcomes, attempt };
+    };
+    if (message.recipients.length === 0) return done([]);
+    const combined = signal ? AbortSignal.any([signal, this.#shutdown.signal]) : this.#shutdown.signal;
+    let last = new DeliveryError(DeliveryErrorCodes.ConnectFailed, `no host to deliver to for ${target.destination}`);
+    try {
+      if (this.#closing) throw new DeliveryError(DeliveryErrorCodes.PoolUnavailable, 'connection pool is closed');
+      for (const host of target.hosts) {
+        const result = await this.#tryHost(target.destination, host, message, combined, attempt);
+        if (result.kind === 'done') return done(result.transaction.outcomes);
+        last = result.error;
+        attempt.errors.push({ host: host.host, address: host.address, message: last.message });
+        this.#options.logger?.info({ destination: target.destination, host: host.host, address: host.address, code: last.code, err: last.message }, 'delivery host failed');
+        // RFC 5321 §3.1: a 5yz greeting is the host's final word; aborts end the attempt.
+        if (last.permanent || last.code === DeliveryErrorCodes.Aborted || last.code === DeliveryErrorCodes.PoolUnavailable) break;
+      }
+    } catch (err) {
+      last = toDeliveryError(err);
+    }
+    return done(settleAll(message, last, { undecided: true }).outcomes);
+  }
+
+  stats(): { open: number; busy: number; idle: number; perDestination: Record<string, number> } {
+    return {
+      open: this.#entries.size,
+      busy: this.#entries.size - this.#idle.size,
+      idle: this.#idle.size,
+      perDestination: Object.fromEntries(this.#perDestination),
+    };
+  }
+
+  /** QUITs idle connections, lets busy ones finish (up to closeTimeoutMs), then aborts them. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const waiter of this.#waiters.splice(0)) {
+      waiter.grant(new DeliveryError(DeliveryErrorCodes.PoolUnavailable, 'connection pool is closing'));
+    }
+    for (const entry of [...this.#idle]) this.#retire(entry, 'quit');
+    this.#stopTicker();
+    if (this.#entries.size > 0) {
+      const drained = new Promise<void>((resolve) => (this.#drained = resolve));
+      const timer = setTimeout(() => {
+        this.#shutdown.abort(new DeliveryError(DeliveryErrorCodes.PoolUnavailable, 'connection pool closed'));
+        for (const entry of this.#entries) entry.client?.destroy();
+      }, this.#options.closeTimeoutMs ?? 10_000);
+      await drained;
+      clearTimeout(timer);
+    }
+  }
+
+  async #tryHost(destination: string, host: DeliveryTarget['hosts'][number], message: OutboundMessage, signal: AbortSignal, attempt: AttemptReport): Promise<HostResult> {
+    const port = host.port ?? this.#options.port;
+    const key = `${destination}|${host.host}|${host.address}|${port}|${this.#options.localAddress ?? ''}`;
+    Object.assign(attempt, { mxHost: host.host, address: host.address, port, tlsVersion: null, tlsCipher: null, reusedConnection: false, remoteSupportsDsn: false });
+    // A reused connection may have been closed by the remote meanwhile: then one fresh try.
+    for (let tries = 0; tries < 2; tries++) {
+      let lease: Lease;
+      try {
+        lease = await this.#acquire(destination, key, signal);
+      } catch (err) {
+        return { kind: 'failed', error: toDeliveryError(err) };
+      }
+      const { entry, reused } = lease;
+      let client: SmtpClient;
+      try {
+        client = reused ? entry.client! : await this.#open(entry, host.host, host.address, port, signal);
+        // RFC 5321 §4.1.1.5: clear the previous transaction on a reused connection.
+        if (reused && client.transactions > 0) await client.reset(signal);
+      } catch (err) {
+        this.#release(entry, false);
+        const error = toDeliveryError(err);
+        if (reused && error.code !== DeliveryErrorCodes.Aborted) continue;
+        return { kind: 'failed', error };
+      }
+      Object.assign(attempt, { reusedConnection: reused, tlsVersion: client.tlsVersion, tlsCipher: client.tlsCipher, remoteSupportsDsn: client.supportsDsn });
+      const transaction = await client.send(message, signal);
+      this.#release(entry, !client.closed && client.transactions < this.#options.maxMessagesPerConnection);
+      // Nothing was decided by the remote (421 on MAIL, dropped before any RCPT reply).
+      if (transaction.undecided && transaction.error && transaction.error.code !== DeliveryErrorCodes.Aborted) {
+        if (reused && tries === 0) continue;
+        return { kind: 'failed', error: transaction.error };
+      }
+      return { kind: 'done', transaction };
+    }
+    return { kind: 'failed', error: new DeliveryError(DeliveryErrorCodes.ConnectionLost, `connection to ${host.host} [${host.address}] failed twice`) };
+  }
+
+  async #open(entry: Entry, host: string, address: string, port: number, signal: AbortSignal): Promise<SmtpClient> {
+    const o = this.#options;
+    const client = await SmtpClient.connect({
+      host, address, port, ehloName: o.ehloName, localAddress: o.localAddress,
+      connectTimeoutMs: o.connectTimeoutMs, greetingTimeoutMs: o.greetingTimeoutMs,
+      commandTimeoutMs: o.commandTimeoutMs, dataTimeoutMs: o.dataTimeoutMs,
+    }, signal);
+    entry.client = client;
+    entry.state = 'busy';
+    client.onClose(() => this.#forget(entry));
+    o.logger?.debug({ host, address, port, tls: client.tlsVersion }, 'smtp connection opened');
+    return client;
+  }
+
+  // An idle connection to this host, else a new slot within the limits, else wait (FIFO).
+  #acquire(destination: string, key: string, signal: AbortSignal): Promise<Lease> {
+    if (signal.aborted) return Promise.reject(new DeliveryError(DeliveryErrorCodes.Aborted, 'delivery aborted', { cause: signal.reason }));
+    const lease = this.#tryAcquire(destination, key);
+    if (lease) return Promise.resolve(lease);
+    if (this.#waiters.length >= (this.#options.maxWaiting ?? 10_000)) {
+      return Promise.reject(new DeliveryError(DeliveryErrorCodes.PoolUnavailable, 'too many deliveries waiting for a connection'));
+    }
+    return new Promise<Lease>((resolve, reject) => {
+      const onAbort = (): void => {
+        const index = this.#waiters.indexOf(waiter);
+        if (index >= 0) this.#waiters.splice(index, 1);
+        reject(new DeliveryError(DeliveryErrorCodes.Aborted, 'delivery aborted while waiting for a connection', { cause: signal.reason }));
+      };
+      const waiter: Waiter = {
+        destination, key,
+        grant: (granted) => {
+          signal.removeEventListener('abort', onAbort);
+          if (granted instanceof DeliveryError) reject(granted);
+          else resolve(granted);
+        },
+      };
+      this.#waiters.push(waiter);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #tryAcquire(destination: string, key: string, reuseOnly = false): Lease | null {
+    // The most recently used idle connection to the same host first (warmest).
+    let match: Entry | undefined;
+    for (const entry of this.#idle) if (entry.key === key) match = entry;
+    if (match) {
+      this.#idle.delete(match);
+      match.state = 'busy';
+      return { entry: match, reused: true };
+    }
+    if (reuseOnly) return null;
+    const perDestination = this.#perDestination.get(destination) ?? 0;
+    if (perDestination >= this.#options.maxConnectionsPerDestination) {
+      // At the destination's limit: an idle connection of it to another MX makes room once
+      // it has closed (one at a time; the waiter gets the slot when it is free).
+      if (!this.#closingFor(destination)) {
+        const other = [...this.#idle].find((e) => e.destination === destination);
+        if (other) this.#retire(other, 'quit');
+      }
+      return null;
+    }
+    if (this.#entries.size >= this.#options.maxConnections) {
+      // At the global limit: the longest idle connection anywhere makes room.
+      const oldest = this.#idle.values().next().value;
+      if (oldest && !this.#closingFor(null)) this.#retire(oldest, 'quit');
+      return null;
+    }
+    const entry: Entry = { key, destination, client: null, state: 'opening', idleSince: 0 };
+    this.#entries.add(entry);
+    this.#perDestination.set(destination, (this.#perDestination.get(destination) ?? 0) + 1);
+    return { entry, reused: false };
+  }
+
+  #release(entry: Entry, reusable: boolean): void {
+    if (entry.state !== 'busy' && entry.state !== 'opening') return;
+    if (reusable && !this.#closing && entry.client && !entry.client.closed) {
+      entry.state = 'idle';
+      entry.idleSince = performance.now();
+      this.#idle.add(entry);
+      this.#startTicker();
+      this.#dispatch();
+    } else {
+      this.#retire(entry, 'quit');
+    }
+  }
+
+  // Closes a connection; its slot stays taken until the socket has closed (#forget).
+  #retire(entry: Entry, how: 'quit' | 'destroy'): void {
+    if (entry.state === 'closing' || entry.state === 'closed') return;
+    this.#idle.delete(entry);
+    if (this.#idle.size === 0) this.#stopTicker();
+    const client = entry.client;
+    if (!client) return this.#forget(entry);
+    entry.state = 'closing';
+    if (how === 'quit') client.quit();
+    else client.destroy();
+  }
+
+  // The connection is gone: free its slot; idempotent.
+  #forget(entry: Entry): void {
+    if (entry.state === 'closed') return;
+    entry.state = 'closed';
+    this.#entries.delete(entry);
+    this.#idle.delete(entry);
+    if (this.#idle.size === 0) this.#stopTicker();
+    const count = (this.#perDestination.get(entry.destination) ?? 1) - 1;
+    if (count > 0) this.#perDestination.set(entry.destination, count);
+    else this.#perDestination.delete(entry.destination);
+    if (this.#entries.size === 0 && this.#drained) this.#drained();
+    this.#dispatch();
+  }
+
+  // A connection already closing in this scope will free a slot: do not close another.
+  #closingFor(destination: string | null): boolean {
+    for (const entry of this.#entries) {
+      if (entry.state === 'closing' && (destination === null || entry.destination === destination)) return true;
+    }
+    return false;
+  }
+
+  // Serves waiters in arrival order; one that cannot proceed yet does not block others.
+  // Waiters that can reuse an idle connection go first, so a connection is not closed to
+  // make room while someone wants it; maxMessagesPerConnection bounds how long that lasts.
+  #dispatch(): void {
+    if (this.#waiters.length === 0) return;
+    if (this.#idle.size > 0) this.#serve(true);
+    this.#serve(false);
+  }
+
+  #serve(reuseOnly: boolean): void {
+    for (let i = 0; i < this.#waiters.length; ) {
+      const waiter = this.#waiters[i];
+      const lease = this.#tryAcquire(waiter.destination, waiter.key, reuseOnly);
+      if (!lease) {
+        i++;
+        continue;
+      }
+      this.#waiters.splice(i, 1);
+      waiter.grant(lease);
+    }
+  }
+
+  #startTicker(): void {
+    if (this.#ticker) return;
+    this.#ticker = setInterval(() => this.#expireIdle(), Math.min(TICK_MS, this.#options.idleTimeoutMs));
+    this.#ticker.unref();
+  }
+
+  #stopTicker(): void {
+    if (this.#ticker) clearInterval(this.#ticker);
+    this.#ticker = null;
+  }
+
+  #expireIdle(): void {
+    const cutoff = performance.now() - this.#options.idleTimeoutMs;
+    for (const entry of [...this.#idle]) {
+      if (entry.idleSince > cutoff) break; // oldest first: the rest are younger
+      this.#retire(entry, 'quit');
+    }
+  }
+}

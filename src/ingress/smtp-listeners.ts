@@ -1,0 +1,186 @@
+// The three SMTP listeners on smtp-server: submission with STARTTLS (RFC 6409), submission
+// with implicit TLS (RFC 8314) and MX for hosted domains. AUTH is offered only after TLS.
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.ts';
+import { parseListen, type ListenAddress } from '../config/index.ts';
+import { normaliseDomain, smtpError, SmtpError } from '../smtp/index.ts';
+import type { Store } from '../store/index.ts';
+import { touchCredential } from '../store/index.ts';
+import { verifyPassword } from '../security/password-hash.ts';
+import type { TlsMaterial } from '../tls/tls-material.ts';
+import { acceptMessage } from './accept-message.ts';
+import { AuthThrottle } from './auth-throttle.ts';
+import { parseRelayNetworks, matchRelayNetwork } from './relay-networks.ts';
+import { checkMailFrom, checkRcptTo, type ListenerKind, type PolicyContext, type SessionUser } from './session-policy.ts';
+import { installReplyAdapter, toServerError } from './smtp-reply-adapter.ts';
+import { TenantDirectory } from './tenant-directory.ts';
+
+export interface IngressOptions {
+  readonly config: Readonly<Config>;
+  readonly store: Store;
+  readonly log: Logger;
+  readonly tls: TlsMaterial;
+  readonly onAccepted: () => void;
+}
+
+export interface Ingress {
+  listen(): Promise<Record<string, string>>;
+  close(): Promise<void>;
+}
+
+interface ListenerSpec {
+  readonly name: 'smtp' | 'smtps' | 'mx';
+  readonly kind: ListenerKind;
+  readonly address: ListenAddress;
+  readonly implicitTls: boolean;
+}
+
+export function createIngress(options: IngressOptions): Ingress {
+  installReplyAdapter();
+  const { config, store, log } = options;
+  const directory = new TenantDirectory(store);
+  const relayNetworks = parseRelayNetworks(config.smtp.relay_networks);
+  const throttle = new AuthThrottle({
+    slowAfter: config.smtp.auth_slow_after_failures,
+    blockAfter: config.smtp.auth_block_after_failures,
+    windowMs: config.smtp.auth_block_duration,
+  });
+  const hosted = new Set([config.hostname, ...config.smtp.mx_domains].map(normaliseDomain).filter(Boolean));
+  const specs: ListenerSpec[] = [];
+  const add = (name: ListenerSpec['name'], kind: ListenerKind, value: string, implicitTls: boolean) => {
+    const address = parseListen(value);
+    if (address) specs.push({ name, kind, address, implicitTls });
+  };
+  add('smtp', 'submission', config.smtp.listen, false);
+  add('smtps', 'submission', config.smtp.smtps_listen, true);
+  add('mx', 'mx', config.smtp.mx_listen, false);
+  const servers: SMTPServer[] = [];
+
+  function build(spec: ListenerSpec): SMTPServer {
+    const policy: PolicyContext = { kind: spec.kind, directory, hostedDomains: hosted };
+    const listenerLog = log.child({ listener: spec.name });
+    const acceptCtx = {
+      kind: spec.kind, store, directory, hostname: config.hostname,
+      maxMessageBytes: config.smtp.max_message_bytes, maxHeaderBytes: config.smtp.max_header_bytes,
+      queueLifetimeMs: config.queue.max_lifetime, log: listenerLog, onAccepted: options.onAccepted,
+    };
+    const fail = (err: unknown, cb: (err?: Error | null) => void) => {
+      if (err instanceof SmtpError) {
+        if (err.userError) listenerLog.debug({ err: err.message, code: err.code }, 'refused');
+        else listenerLog.warn({ err: err.message, cause: err.cause }, 'refused');
+      } else {
+        listenerLog.error({ err }, 'hook failed');
+      }
+      cb(toServerError(err));
+    };
+    const opts: SMTPServerOptions = {
+      name: config.hostname,
+      banner: 'Postline ESMTP',
+      secure: spec.implicitTls,
+      key: options.tls.key,
+      cert: options.tls.cert,
+      // RFC 8996 / issue policy: TLS 1.2 is the floor.
+      minVersion: 'TLSv1.2',
+      size: config.smtp.max_message_bytes,
+      maxRecipients: config.smtp.max_recipients,
+      authMethods: ['PLAIN', 'LOGIN'],
+      // Submission needs AUTH or a relay network; checked in MAIL FROM so relay networks work.
+      authOptional: true,
+      allowInsecureAuth: false,
+      disabledCommands: spec.kind === 'mx' ? ['AUTH'] : [],
+      hideSTARTTLS: spec.implicitTls,
+      disableReverseLookup: true,
+      socketTimeout: config.smtp.idle_timeout,
+      maxClients: config.smtp.max_clients,
+      logger: false,
+      onConnect(session, cb) {
+        if (throttle.isBlocked(session.remoteAddress)) {
+          return cb(Object.assign(new Error('4.7.0 Too many failed logins from your address, try again later'), { responseCode: 421 }));
+        }
+        const tenantName = matchRelayNetwork(relayNetworks, session.remoteAddress);
+        if (!tenantName) return cb();
+        directory.tenant(tenantName).then((tenant) => {
+          if (!tenant) {
+            listenerLog.warn({ tenant: tenantName }, 'relay network names a tenant that does not exist');
+            return cb();
+          }
+          const user: SessionUser = { tenant, username: `relay:${tenantName}`, viaRelayNetwork: true };
+          session.user = user;
+          cb();
+        }, (err) => fail(err, cb));
+      },
+      onAuth(auth, session, cb) {
+        const ip = session.remoteAddress;
+        if (throttle.isBlocked(ip)) {
+          return cb(Object.assign(new Error('4.7.0 Too many failed logins from your address, try again later'), { responseCode: 421 }));
+        }
+        const username = auth.username ?? '';
+        const password = auth.password ?? '';
+        directory.credential(username).then(async (found) => {
+          const ok = found ? await verifyPassword(password, found.credential.password_hash) : false;
+          if (!found || !ok) {
+            const delay = throttle.fail(ip);
+            listenerLog.info({ ip, username: username.slice(0, 64) }, 'authentication failed');
+            const reply = () => cb(toServerError(smtpError('C535AuthFailed', 'Authentication credentials invalid')));
+            if (delay) setTimeout(reply, delay).unref();
+            else reply();
+            return;
+          }
+          throttle.succeed(ip);
+          void touchCredential(store.db, found.credential.id).catch(() => undefined);
+          const user: SessionUser = { tenant: found.tenant, username, viaRelayNetwork: false };
+          cb(null, { user });
+        }).catch((err) => fail(err, cb));
+      },
+      onMailFrom(address, session, cb) {
+        checkMailFrom(policy, address, session).then(() => cb(), (err) => fail(err, cb));
+      },
+      onRcptTo(address, session, cb) {
+        try {
+          checkRcptTo(policy, address, session);
+          cb();
+        } catch (err) {
+          fail(err, cb);
+        }
+      },
+      onData(stream, session: SMTPServerSession, cb) {
+        acceptMessage(acceptCtx, stream, session).then(
+          (queueId) => cb(null, `Ok: queued as ${queueId}`),
+          (err) => {
+            stream.resume();
+            fail(err, cb);
+          },
+        );
+      },
+    };
+    const server = new SMTPServer(opts);
+    server.on('error', (err) => listenerLog.warn({ err: err.message }, 'smtp server error'));
+    return server;
+  }
+
+  return {
+    async listen() {
+      const bound: Record<string, string> = {};
+      for (const spec of specs) {
+        const server = build(spec);
+        await new Promise<void>((resolve, reject) => {
+          const onError = (err: Error) => reject(new Error(`cannot listen on ${spec.address.host}:${spec.address.port} (${spec.name}): ${err.message}`));
+          server.server.once('error', onError);
+          server.listen(spec.address.port, spec.address.host, () => {
+            server.server.off('error', onError);
+            resolve();
+          });
+        });
+        servers.push(server);
+        const addr = server.server.address();
+        bound[spec.name] = typeof addr === 'object' && addr ? `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
+      }
+      return bound;
+    },
+    async close() {
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      servers.length = 0;
+    },
+  };
+}

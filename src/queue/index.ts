@@ -1,0 +1,3 @@
+export { createScheduler } from './scheduler.ts';
+export type { Scheduler, SchedulerOptions } from './scheduler.ts';
+export { retryDelayMs, nextAttempt } from './retry-schedule.ts';

@@ -1,0 +1,170 @@
+// The delivery loop: claim due recipients (lease + attempt counted first), group them by
+// message and destination domain, run each group as one SMTP transaction, settle the
+// outcome. Woken at once by new mail; otherwise polls. In-flight work is bounded, so a
+// large queue never becomes one huge Promise.all.
+import type { Logger } from 'pino';
+import type { Readable } from 'node:stream';
+import { claimDue, releaseLeases, getMessageMeta, bodyPathIfFinal, type ClaimedRecipient, type Store } from '../store/index.ts';
+import { deliverGroup } from '../delivery/deliver-group.ts';
+import type { ConnectionPool } from '../delivery/connection-pool.ts';
+import type { RouterOptions } from '../delivery/route.ts';
+import { settle, type MessageInfo } from './settle.ts';
+
+export interface SchedulerOptions {
+  readonly store: Store;
+  readonly pool: ConnectionPool;
+  readonly router: RouterOptions;
+  readonly log: Logger;
+  readonly owner: string;
+  readonly hostname: string;
+  readonly deliveryPort: number;
+  readonly retrySchedule: readonly number[];
+  readonly queueLifetimeMs: number;
+  readonly leaseMs: number;
+  readonly pollIntervalMs: number;
+  readonly claimBatch: number;
+  /** Recipients in flight at most; claims pause beyond it. */
+  readonly maxInflight?: number;
+}
+
+export interface Scheduler {
+  start(): Promise<void>;
+  /** New mail was committed: look for work now. */
+  wake(): void;
+  stop(): Promise<void>;
+  stats(): { inflight: number; groups: number };
+}
+
+export function createScheduler(options: SchedulerOptions): Scheduler {
+  const { store, log } = options;
+  const maxInflight = options.maxInflight ?? 4000;
+  const controller = new AbortController();
+  let inflight = 0;
+  let groups = 0;
+  let timer: NodeJS.Timeout | null = null;
+  let claiming = false;
+  let again = false;
+  let stopped = false;
+  const running = new Set<Promise<void>>();
+
+  async function tick(): Promise<void> {
+    if (stopped) return;
+    if (claiming) {
+      again = true;
+      return;
+    }
+    claiming = true;
+    try {
+      do {
+        again = false;
+        const room = maxInflight - inflight;
+        if (room <= 0) break;
+        const claimed = await store.write((trx) => claimDue(trx, { owner: options.owner, now: Date.now(), leaseMs: options.leaseMs, limit: Math.min(room, options.claimBatch) }));
+        if (claimed.length === 0) break;
+        inflight += claimed.length;
+        for (const group of groupClaims(claimed)) {
+          const p = runGroup(group).finally(() => {
+            inflight -= group.length;
+            running.delete(p);
+            if (!stopped) schedule(0);
+          });
+          running.add(p);
+        }
+        if (claimed.length >= Math.min(room, options.claimBatch)) again = true;
+      } while (again && !stopped);
+    } catch (err) {
+      log.error({ err }, 'claiming work failed; retrying at the next poll');
+    } finally {
+      claiming = false;
+    }
+  }
+
+  function schedule(delayMs: number): void {
+    if (stopped) return;
+    if (delayMs === 0) {
+      setImmediate(() => void tick());
+      return;
+    }
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      void tick().finally(() => schedule(options.pollIntervalMs));
+    }, delayMs);
+  }
+
+  async function runGroup(group: ClaimedRecipient[]): Promise<void> {
+    groups++;
+    const first = group[0];
+    try {
+      const meta = await getMessageMeta(store.db, first.messageId);
+      if (!meta) throw new Error(`message ${first.messageId} vanished`);
+      const opened = await store.openBody(meta.id);
+      const body: () => Buffer | Readable = Buffer.isBuffer(opened) ? () => opened : (() => {
+        let firstStream: Readable | null = opened;
+        return () => {
+          if (firstStream) {
+            const s = firstStream;
+            firstStream = null;
+            return s;
+          }
+          return store.spool.open(meta.body_path!);
+        };
+      })();
+      const info: MessageInfo = {
+        id: meta.id, tenantId: meta.tenant_id, origin: meta.origin, mailFrom: meta.mail_from, isBounce: meta.is_bounce === 1,
+        createdAt: Number(meta.created_at), headerSize: meta.header_size, size: meta.size, dsnRet: meta.dsn_ret, dsnEnvid: meta.dsn_envid, body,
+      };
+      const { outcomes, attempt } = await deliverGroup(first.domain, {
+        id: meta.id, mailFrom: meta.mail_from, size: meta.size, body, envid: meta.dsn_envid, ret: meta.dsn_ret, smtputf8: meta.smtputf8 === 1,
+      }, group.map((r) => ({ id: r.id, rcpt: r.rcpt, notify: r.notify, orcpt: r.orcpt })), {
+        pool: options.pool, router: options.router, port: options.deliveryPort, signal: controller.signal,
+      });
+      if (stopped) return; // Shutting down: the lease is released at the next start.
+      const settlement = await settle(info, group, outcomes, attempt, {
+        owner: options.owner, hostname: options.hostname, retrySchedule: options.retrySchedule, queueLifetimeMs: options.queueLifetimeMs,
+      });
+      await store.write(settlement.write);
+      if (settlement.dsnQueued) schedule(0);
+      if (settlement.final && meta.body_path) {
+        const path = await bodyPathIfFinal(store.db, meta.id);
+        if (path) await store.spool.remove(path);
+      }
+      log.debug({ message: meta.id, domain: first.domain, outcomes: outcomes.map((o) => o.status) }, 'attempt settled');
+    } catch (err) {
+      // Our own failure (not the remote's): leave the lease to expire so the work is retried.
+      log.error({ err, message: first.messageId, domain: first.domain }, 'delivery attempt failed internally');
+    }
+  }
+
+  return {
+    async start() {
+      // Single node: whatever a previous run of this process held is due again now.
+      const released = await store.write((trx) => releaseLeases(trx, { now: Date.now() }));
+      if (released) log.info({ released }, 'recovered in-flight deliveries from the previous run');
+      schedule(0);
+      schedule(options.pollIntervalMs);
+    },
+    wake() {
+      schedule(0);
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      controller.abort();
+      await Promise.allSettled([...running]);
+    },
+    stats: () => ({ inflight, groups }),
+  };
+}
+
+/** Recipients of one message at one domain travel together (RFC 5321 §3.3: one transaction). */
+function groupClaims(claimed: readonly ClaimedRecipient[]): ClaimedRecipient[][] {
+  const groups = new Map<string, ClaimedRecipient[]>();
+  for (const r of claimed) {
+    const key = `${r.messageId}\u0000${r.domain}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = []));
+    g.push(r);
+  }
+  return [...groups.values()];
+}

@@ -1,0 +1,168 @@
+// Turning an attempt's outcomes into state: recipient rows, attempt rows, events and, for
+// failures, the RFC 3464 DSN to the sender, all in one transaction (the outbox rule: the
+// event exists exactly when the state change does).
+import type { Readable } from 'node:stream';
+import type { Kysely } from 'kysely';
+import { buildDsn, type DsnRecipient } from '../delivery/dsn.ts';
+import { classifyBounce } from '../delivery/bounce-class.ts';
+import type { GroupAttempt, GroupOutcome } from '../delivery/deliver-group.ts';
+import {
+  newId, insertMessage, recordOutcomes,
+  type ClaimedRecipient, type Database, type NewAttempt, type NewEvent, type RecipientUpdate, type NewMessage,
+} from '../store/index.ts';
+import { nextAttempt } from './retry-schedule.ts';
+
+export interface MessageInfo {
+  readonly id: string;
+  readonly tenantId: string | null;
+  readonly origin: string;
+  readonly mailFrom: string;
+  readonly isBounce: boolean;
+  readonly createdAt: number;
+  readonly headerSize: number;
+  readonly size: number;
+  readonly dsnRet: 'FULL' | 'HDRS' | null;
+  readonly dsnEnvid: string | null;
+  readonly body: () => Buffer | Readable;
+}
+
+export interface SettleOptions {
+  readonly owner: string;
+  readonly hostname: string;
+  readonly retrySchedule: readonly number[];
+  readonly queueLifetimeMs: number;
+}
+
+export interface Settlement {
+  readonly write: (trx: Kysely<Database>) => Promise<Set<number>>;
+  readonly final: boolean;
+  readonly dsnQueued: boolean;
+}
+
+type Fate = 'delivered' | 'deferred' | 'bounced' | 'expired';
+
+function notifySet(notify: string | null): Set<string> {
+  return new Set((notify ?? '').toUpperCase().split(',').filter(Boolean));
+}
+
+/** RFC 3461 §4.1: without NOTIFY, failures are reported; NEVER silences everything. */
+function wantsDsn(notify: string | null, kind: 'FAILURE' | 'SUCCESS' | 'DELAY'): boolean {
+  const set = notifySet(notify);
+  if (set.size === 0) return kind === 'FAILURE';
+  if (set.has('NEVER')) return false;
+  return set.has(kind);
+}
+
+export async function settle(message: MessageInfo, claimed: readonly ClaimedRecipient[], outcomes: readonly GroupOutcome[], attempt: GroupAttempt, options: SettleOptions): Promise<Settlement> {
+  const now = Date.now();
+  const byId = new Map(claimed.map((c) => [c.id, c]));
+  const updates: RecipientUpdate[] = [];
+  const attempts: NewAttempt[] = [];
+  const events: NewEvent[] = [];
+  const dsnFailed: DsnRecipient[] = [];
+  const dsnSuccess: DsnRecipient[] = [];
+  let final = true;
+  for (const o of outcomes) {
+    const r = byId.get(o.id);
+    if (!r) continue;
+    let fate: Fate = o.status;
+    let nextAt: number | undefined;
+    if (o.status === 'deferred') {
+      const next = nextAttempt(options.retrySchedule, r.attempts, now, r.expiresAt);
+      if (next.expired) fate = 'expired';
+      else {
+        nextAt = next.at;
+        final = false;
+      }
+    }
+    updates.push({ id: r.id, owner: options.owner, status: fate, nextAttemptAt: nextAt, code: o.code, enhanced: o.enhanced, response: o.response, mx: attempt.mxHost });
+    attempts.push({
+      recipientId: r.id, messageId: message.id, startedAt: now - attempt.durationMs, durationMs: attempt.durationMs,
+      outcome: o.status, mxHost: attempt.mxHost, ip: attempt.ip, port: attempt.port, code: o.code, enhanced: o.enhanced,
+      response: o.response, tlsVersion: attempt.tlsVersion, tlsCipher: attempt.tlsCipher,
+    });
+    const base = {
+      message_id: message.id, recipient: r.rcpt, recipient_id: r.id, attempt: r.attempts,
+      mx_host: attempt.mxHost, ip: attempt.ip, code: o.code, enhanced: o.enhanced, response: o.response,
+      tls: attempt.tlsVersion ? { version: attempt.tlsVersion, cipher: attempt.tlsCipher } : null,
+    };
+    const eventData: Record<string, unknown> =
+      fate === 'deferred' ? { ...base, next_attempt_at: new Date(nextAt!).toISOString() }
+      : fate === 'bounced' ? { ...base, classification: classifyBounce(o.enhanced, o.code), diagnostic: o.response }
+      : fate === 'expired' ? { ...base, diagnostic: o.response, expired_at: new Date(now).toISOString() }
+      : base;
+    events.push({ type: `message.${fate}`, tenantId: message.tenantId, messageId: message.id, recipientId: r.id, data: eventData });
+    const dsnBase = { address: r.rcpt, orcpt: r.orcpt, remoteMta: attempt.mxHost, lastAttemptAt: new Date(now) };
+    if ((fate === 'bounced' || fate === 'expired') && wantsDsn(r.notify, 'FAILURE')) {
+      // RFC 3463: a bounce reports the remote's permanent code; an expiry reports 4.4.7.
+      const status = fate === 'expired' ? '4.4.7' : o.enhanced?.startsWith('5.') ? o.enhanced : '5.0.0';
+      dsnFailed.push({ ...dsnBase, action: 'failed', status, diagnostic: o.code ? o.response : null });
+    } else if (fate === 'delivered' && !attempt.remoteSupportsDsn && wantsDsn(r.notify, 'SUCCESS')) {
+      // RFC 3461 §5.2.2: the next hop does not speak DSN, so we report "relayed" ourselves.
+      dsnSuccess.push({ ...dsnBase, action: 'relayed', status: '2.0.0', diagnostic: o.code ? o.response : null });
+    }
+  }
+  // Never a DSN for a DSN, for the null sender, or for mail not submitted over SMTP.
+  const mayDsn = message.mailFrom !== '' && !message.isBounce && message.origin === 'smtp';
+  const dsns: NewMessage[] = [];
+  if (mayDsn) {
+    for (const recipients of [dsnFailed, dsnSuccess]) {
+      if (recipients.length === 0) continue;
+      dsns.push(await dsnMessage(message, recipients, options));
+    }
+  }
+  return {
+    final,
+    dsnQueued: dsns.length > 0,
+    write: async (trx) => {
+      const applied = await recordOutcomes(trx, updates, attempts, events, now);
+      for (const dsn of dsns) await insertMessage(trx, dsn, { now, lifetimeMs: options.queueLifetimeMs });
+      return applied;
+    },
+  };
+}
+
+async function dsnMessage(message: MessageInfo, recipients: DsnRecipient[], options: SettleOptions): Promise<NewMessage> {
+  const id = newId();
+  const body = message.body();
+  const original = Buffer.isBuffer(body) ? body : await readHead(body, Math.min(message.size, 1024 * 1024 + 1));
+  const bytes = await buildDsn({
+    reportingMta: options.hostname,
+    from: `MAILER-DAEMON@${options.hostname}`,
+    to: message.mailFrom,
+    envid: message.dsnEnvid,
+    ret: message.dsnRet,
+    arrivalDate: new Date(message.createdAt),
+    recipients,
+    originalHeaders: original.subarray(0, message.headerSize),
+    originalMessage: () => original,
+    originalSize: message.size,
+    messageId: `<${id}@${options.hostname}>`,
+  });
+  const headerEnd = bytes.indexOf('\r\n\r\n');
+  return {
+    id,
+    tenantId: message.tenantId,
+    origin: 'dsn',
+    mailFrom: '',
+    body: { size: bytes.length, inline: bytes, path: null },
+    headerSize: headerEnd < 0 ? bytes.length : headerEnd + 4,
+    messageIdHeader: `<${id}@${options.hostname}>`,
+    subject: recipients[0].action === 'failed' ? 'Undelivered Mail Returned to Sender' : 'Delivery Status Notification (Success)',
+    fromHeader: `MAILER-DAEMON@${options.hostname}`,
+    isBounce: true,
+    recipients: [{ rcpt: message.mailFrom }],
+  };
+}
+
+async function readHead(stream: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size >= limit) break;
+  }
+  stream.destroy();
+  return Buffer.concat(chunks, size).subarray(0, limit);
+}

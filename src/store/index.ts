@@ -1,0 +1,12 @@
+export { openStore, StoreUnavailableError } from './open-store.ts';
+export type { Store, StoreOptions } from './open-store.ts';
+export type { Database, RecipientStatus, MessageOrigin, Stream, TenantTable, DomainTable, CredentialTable, MessageTable, RecipientTable } from './database.ts';
+export type { StoredBody, BodyWriter } from './spool.ts';
+export { newId, newPublicId } from './ids.ts';
+export { StoreError, createTenant, findTenant, listTenants, addDomain, listDomains, createCredential, findCredential, touchCredential, getSetting, putSetting } from './repos/tenants.ts';
+export { insertMessage, getMessage, getMessageMeta, listRecipients, listAttempts, bodyPathIfFinal } from './repos/messages.ts';
+export type { NewMessage, NewRecipient } from './repos/messages.ts';
+export { claimDue, nextDueAt, releaseLeases, recordOutcomes, listQueue, retryNow, cancelMessage, queueCounts } from './repos/queue.ts';
+export type { ClaimedRecipient, RecipientUpdate, NewAttempt, QueueFilter } from './repos/queue.ts';
+export { insertEvents, listEventsForMessage } from './repos/events.ts';
+export type { NewEvent } from './repos/events.ts';

@@ -1,0 +1,78 @@
+// Opens the store: the database (SQLite now; PostgreSQL arrives with the scale-out work),
+// its migrations, the group-commit writer and the spool for large bodies.
+import { Kysely, SqliteDialect } from 'kysely';
+import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Database } from './database.ts';
+import { NodeSqliteDatabase } from './sqlite/sqlite-adapter.ts';
+import { WriteBatcher } from './write-batcher.ts';
+import { Spool } from './spool.ts';
+import * as m0001 from './migrations/0001-initial.ts';
+
+const MIGRATIONS: Record<string, Migration> = { '0001-initial': m0001 };
+
+class StaticMigrations implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return MIGRATIONS;
+  }
+}
+
+export interface StoreOptions {
+  readonly dataDir: string;
+  readonly databaseUrl?: string | null;
+  /** Bodies up to this size are kept in the database row. */
+  readonly inlineBodyLimitBytes?: number;
+}
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly spool: Spool;
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Runs `work` in a shared, group-committed transaction; resolves after the commit is durable. */
+  write<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** The message bytes, from the row or from the spool. */
+  openBody(messageId: string): Promise<Buffer | Readable>;
+  writeStats(): { batches: number; writes: number };
+  close(): Promise<void>;
+}
+
+export class StoreUnavailableError extends Error {
+  readonly code = 'STORE_UNAVAILABLE';
+}
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const url = options.databaseUrl;
+  if (url && !url.startsWith('sqlite:')) {
+    throw new StoreUnavailableError(`database url "${url.replace(/:[^:@/]*@/, ':***@')}" is not supported yet: use SQLite (leave POSTLINE_DATABASE_URL unset)`);
+  }
+  const file = url ? url.slice('sqlite:'.length).replace(/^\/\//, '') : join(dataDir, 'postline.db');
+  const sqlite = new NodeSqliteDatabase(file);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const migrator = new Migrator({ db, provider: new StaticMigrations() });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw new StoreUnavailableError(`database migration failed: ${(error as Error).message}`, { cause: error });
+  const spool = new Spool(join(dataDir, 'spool'), { inlineLimitBytes: options.inlineBodyLimitBytes });
+  await spool.init();
+  const batcher = new WriteBatcher(db);
+  return {
+    db,
+    spool,
+    dialect: 'sqlite',
+    write: (work) => batcher.write(work),
+    async openBody(messageId) {
+      const row = await db.selectFrom('messages').select(['body', 'body_path']).where('id', '=', messageId).executeTakeFirst();
+      if (!row) throw new StoreUnavailableError(`message ${messageId} not found`);
+      if (row.body) return Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength);
+      if (row.body_path) return spool.open(row.body_path);
+      throw new StoreUnavailableError(`message ${messageId} has no body`);
+    },
+    writeStats: () => batcher.stats(),
+    async close() {
+      await db.destroy();
+    },
+  };
+}

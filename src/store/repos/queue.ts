@@ -1,0 +1,153 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, RecipientStatus } from '../database.ts';
+import { insertEvents, type NewEvent } from './events.ts';
+
+export interface ClaimedRecipient {
+  readonly id: number;
+  readonly messageId: string;
+  readonly tenantId: string | null;
+  readonly rcpt: string;
+  readonly domain: string;
+  readonly attempts: number;
+  readonly expiresAt: number;
+  readonly notify: string | null;
+  readonly orcpt: string | null;
+}
+
+/**
+ * Claims due recipients for `owner`: queued or deferred rows whose time has come, and
+ * in-flight rows whose lease expired (their worker died). The attempt is counted here,
+ * before anything is dialled, so a crash mid-delivery shows as an attempt and a retry.
+ */
+export async function claimDue(db: Kysely<Database>, options: { owner: string; now: number; leaseMs: number; limit: number }): Promise<ClaimedRecipient[]> {
+  const { owner, now, leaseMs, limit } = options;
+  const due = db.selectFrom('recipients').select('id')
+    .where((eb) => eb.or([
+      eb.and([eb('status', 'in', ['queued', 'deferred']), eb('next_attempt_at', '<=', now)]),
+      eb.and([eb('status', '=', 'inflight'), eb('lease_expires_at', '<=', now)]),
+    ]))
+    .orderBy('next_attempt_at').limit(limit);
+  const rows = await db.updateTable('recipients')
+    .set({ status: 'inflight', lease_owner: owner, lease_expires_at: now + leaseMs, attempts: sql`attempts + 1`, updated_at: now })
+    .where('id', 'in', due)
+    .returning(['id', 'message_id', 'tenant_id', 'rcpt', 'domain', 'attempts', 'expires_at', 'dsn_notify', 'dsn_orcpt'])
+    .execute();
+  return rows.map((r) => ({
+    id: Number(r.id), messageId: r.message_id, tenantId: r.tenant_id, rcpt: r.rcpt, domain: r.domain,
+    attempts: Number(r.attempts), expiresAt: Number(r.expires_at), notify: r.dsn_notify, orcpt: r.dsn_orcpt,
+  }));
+}
+
+/** Earliest time anything becomes due (for the scheduler's sleep), or null when idle. */
+export async function nextDueAt(db: Kysely<Database>): Promise<number | null> {
+  const row = await db.selectFrom('recipients').select((eb) => eb.fn.min('next_attempt_at').as('t'))
+    .where('status', 'in', ['queued', 'deferred']).executeTakeFirst();
+  return row?.t == null ? null : Number(row.t);
+}
+
+/** Single node start-up: work leased by a previous run of this node is due again now. */
+export async function releaseLeases(db: Kysely<Database>, options: { owner?: string; now: number }): Promise<number> {
+  let q = db.updateTable('recipients').set({ status: 'deferred', lease_owner: null, lease_expires_at: null, next_attempt_at: options.now })
+    .where('status', '=', 'inflight');
+  if (options.owner) q = q.where('lease_owner', '=', options.owner);
+  const res = await q.executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
+export interface RecipientUpdate {
+  readonly id: number;
+  readonly owner: string;
+  readonly status: RecipientStatus;
+  readonly nextAttemptAt?: number;
+  readonly code: number | null;
+  readonly enhanced: string | null;
+  readonly response: string | null;
+  readonly mx: string | null;
+}
+
+export interface NewAttempt {
+  readonly recipientId: number;
+  readonly messageId: string;
+  readonly startedAt: number;
+  readonly durationMs: number;
+  readonly outcome: 'delivered' | 'deferred' | 'bounced';
+  readonly mxHost: string | null;
+  readonly ip: string | null;
+  readonly port: number | null;
+  readonly code: number | null;
+  readonly enhanced: string | null;
+  readonly response: string | null;
+  readonly tlsVersion: string | null;
+  readonly tlsCipher: string | null;
+}
+
+/**
+ * Records the outcome of an attempt: recipient state, attempt rows and events, in the
+ * caller's transaction. A row whose lease another worker took over is left alone
+ * (returns false for it), so a late finisher cannot undo newer work.
+ */
+export async function recordOutcomes(db: Kysely<Database>, updates: readonly RecipientUpdate[], attempts: readonly NewAttempt[], events: readonly NewEvent[], now: number): Promise<Set<number>> {
+  const applied = new Set<number>();
+  for (const u of updates) {
+    const res = await db.updateTable('recipients').set({
+      status: u.status,
+      next_attempt_at: u.nextAttemptAt ?? now,
+      lease_owner: null,
+      lease_expires_at: null,
+      last_code: u.code,
+      last_enhanced: u.enhanced,
+      last_response: u.response,
+      last_mx: u.mx,
+      updated_at: now,
+    }).where('id', '=', u.id).where('status', '=', 'inflight').where('lease_owner', '=', u.owner).executeTakeFirst();
+    if (Number(res.numUpdatedRows) > 0) applied.add(u.id);
+  }
+  const keep = attempts.filter((a) => applied.has(a.recipientId));
+  for (let i = 0; i < keep.length; i += 200) {
+    await db.insertInto('attempts').values(keep.slice(i, i + 200).map((a) => ({
+      recipient_id: a.recipientId, message_id: a.messageId, started_at: a.startedAt, duration_ms: a.durationMs,
+      outcome: a.outcome, mx_host: a.mxHost, ip: a.ip, port: a.port, code: a.code, enhanced: a.enhanced,
+      response: a.response, tls_version: a.tlsVersion, tls_cipher: a.tlsCipher,
+    }))).execute();
+  }
+  await insertEvents(db, events.filter((e) => e.recipientId == null || applied.has(e.recipientId)), now);
+  return applied;
+}
+
+export interface QueueFilter {
+  readonly state?: RecipientStatus | undefined;
+  readonly tenantId?: string | undefined;
+  readonly limit?: number | undefined;
+}
+
+export async function listQueue(db: Kysely<Database>, filter: QueueFilter = {}) {
+  let q = db.selectFrom('recipients').innerJoin('messages', 'messages.id', 'recipients.message_id')
+    .select(['recipients.id', 'recipients.message_id', 'recipients.rcpt', 'recipients.status', 'recipients.attempts',
+      'recipients.next_attempt_at', 'recipients.last_code', 'recipients.last_enhanced', 'recipients.last_response',
+      'messages.mail_from', 'messages.subject', 'messages.size', 'messages.created_at', 'messages.tenant_id']);
+  if (filter.state) q = q.where('recipients.status', '=', filter.state);
+  else q = q.where('recipients.status', 'in', ['queued', 'inflight', 'deferred']);
+  if (filter.tenantId) q = q.where('recipients.tenant_id', '=', filter.tenantId);
+  return q.orderBy('recipients.id').limit(filter.limit ?? 1000).execute();
+}
+
+/** Makes queued/deferred recipients due now; by message id, or all with `all`. */
+export async function retryNow(db: Kysely<Database>, target: { messageId: string } | { all: true }, now = Date.now()): Promise<number> {
+  let q = db.updateTable('recipients').set({ next_attempt_at: now, updated_at: now }).where('status', 'in', ['queued', 'deferred']);
+  if ('messageId' in target) q = q.where('message_id', '=', target.messageId);
+  return Number((await q.executeTakeFirst()).numUpdatedRows);
+}
+
+/** Cancels the message's recipients that are not final yet (queue delete). */
+export async function cancelMessage(db: Kysely<Database>, messageId: string, now = Date.now()): Promise<number> {
+  const rows = await db.updateTable('recipients').set({ status: 'cancelled', lease_owner: null, lease_expires_at: null, updated_at: now })
+    .where('message_id', '=', messageId).where('status', 'in', ['queued', 'deferred', 'inflight'])
+    .returning(['id', 'tenant_id', 'rcpt']).execute();
+  await insertEvents(db, rows.map((r) => ({ type: 'message.cancelled', tenantId: r.tenant_id, messageId, recipientId: Number(r.id), data: { message_id: messageId, recipient: r.rcpt } })), now);
+  return rows.length;
+}
+
+export async function queueCounts(db: Kysely<Database>): Promise<Record<string, number>> {
+  const rows = await db.selectFrom('recipients').select(['status', (eb) => eb.fn.countAll().as('n')]).groupBy('status').execute();
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}
