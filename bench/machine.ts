@@ -18,6 +18,8 @@ export interface Machine {
   readonly tmpFs: string | null;
   /** 1-minute load average when the run began: anything else running skews the numbers. */
   readonly loadAverage: number;
+  /** Which Postline was measured: the git commit, and whether src/ had uncommitted changes. */
+  readonly postline: string;
 }
 
 async function quiet(file: string, args: string[]): Promise<string | null> {
@@ -28,7 +30,7 @@ async function quiet(file: string, args: string[]): Promise<string | null> {
   }
 }
 
-export async function describeMachine(postconf: string | null, tmpDir: string): Promise<Machine> {
+export async function describeMachine(postconf: string | null, tmpDir: string, root: string): Promise<Machine> {
   let cpuModel = 'unknown';
   try {
     const info = await readFile('/proc/cpuinfo', 'utf8');
@@ -37,6 +39,9 @@ export async function describeMachine(postconf: string | null, tmpDir: string): 
     // Not Linux: keep "unknown".
   }
   const df = await quiet('df', ['--output=fstype,source', tmpDir]);
+  const commit = await quiet('git', ['-C', root, 'rev-parse', '--short', 'HEAD']);
+  const dirty = await quiet('git', ['-C', root, 'status', '--porcelain', '--', 'src']);
+  const postline = `${commit ?? 'no commit yet'}${dirty ? ' with uncommitted changes in src/' : ''}`;
   const fsLine = df?.split('\n')[1]?.trim().split(/\s+/);
   return {
     cpus: availableParallelism(),
@@ -47,6 +52,7 @@ export async function describeMachine(postconf: string | null, tmpDir: string): 
     postfix: postconf ? await quiet(postconf, ['-d', '-h', 'mail_version']) : null,
     tmpFs: fsLine && fsLine.length === 2 ? `${fsLine[0]} on ${fsLine[1]}` : null,
     loadAverage: loadavg()[0],
+    postline,
   };
 }
 
@@ -54,7 +60,7 @@ export function machineLines(m: Machine): string[] {
   return [
     `CPU: ${m.cpus} × ${m.cpuModel}`,
     `Memory: ${m.memoryGiB} GiB; kernel ${m.kernel}`,
-    `Node.js ${m.node}; Postfix ${m.postfix ?? 'not installed'}`,
+    `Node.js ${m.node}; Postfix ${m.postfix ?? 'not installed'}; Postline ${m.postline}`,
     `Queues on: ${m.tmpFs ?? 'unknown filesystem'} (the system temp dir)`,
     `Load average at start: ${m.loadAverage.toFixed(2)}`,
   ];

@@ -83,7 +83,13 @@ export async function startPostlineRelay(options: PostlineRelayOptions): Promise
   child.stderr.on('data', (chunk: Buffer) => keep(chunk.toString()));
   const lines = createInterface({ input: child.stdout });
 
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    // Postline logs its own shutdown at info, below the bench's warn level: say it here.
+    if (!stopping) keep(`postline exited while the bench still needed it (code ${code}, signal ${signal ?? 'none'})\n`);
+  });
   const stop = async () => {
+    stopping = true;
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM'); // Postline drains and exits; --cpu-prof is written on that exit.
     if (!(await waitForExit(child, 30_000))) {

@@ -103,10 +103,13 @@ async function main(): Promise<number> {
   tempDir = options.keepTemp ? null : tmp;
   // Postfix's daemons run as the postfix user and must reach their queue under this dir.
   await chmod(tmp, 0o755);
-  const machine = await describeMachine(tools.postconf, tmp);
+  const machine = await describeMachine(tools.postconf, tmp, ROOT);
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   log(`Postline relay benchmark (${command})`);
   for (const line of machineLines(machine)) log(`  ${line}`);
+  if (machine.loadAverage > machine.cpus / 2) {
+    log(`  warning: load average ${machine.loadAverage.toFixed(2)} on ${machine.cpus} cores; other work will skew the numbers`);
+  }
   if (options.profile) await mkdir(RESULTS_DIR, { recursive: true });
 
   const results: RunResult[] = [];

@@ -43,6 +43,8 @@ export const configSchema = z.strictObject({
     auth_block_after_failures: z.number().int().positive().default(10),
     /** How long failures are remembered and a refused IP stays refused. */
     auth_block_duration: duration.prefault('15m'),
+    /** MX listener: hold the greeting this long and refuse clients that talk first (pregreet test). */
+    mx_greeting_delay: duration.prefault('100ms'),
     /** RFC 5321 §4.5.3.2.7: server idle timeout. */
     idle_timeout: duration.prefault('5m'),
     /** Concurrent SMTP sessions per listener. */

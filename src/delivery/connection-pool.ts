@@ -190,7 +190,10 @@ export class ConnectionPool {
       } catch (err) {
         this.#release(entry, false);
         const error = toDeliveryError(err);
-        if (reused && error.code !== DeliveryErrorCodes.Aborted) continue;
+        if (reused && error.code !== DeliveryErrorCodes.Aborted) {
+          this.#dropIdle(key);
+          continue;
+        }
         return { kind: 'failed', error };
       }
       Object.assign(attempt, { reusedConnection: reused, tlsVersion: client.tlsVersion, tlsCipher: client.tlsCipher, remoteSupportsDsn: client.supportsDsn });
@@ -198,7 +201,10 @@ export class ConnectionPool {
       this.#release(entry, !client.closed && client.transactions < this.#options.maxMessagesPerConnection);
       // Nothing was decided by the remote (421 on MAIL, dropped before any RCPT reply).
       if (transaction.undecided && transaction.error && transaction.error.code !== DeliveryErrorCodes.Aborted) {
-        if (reused && tries === 0) continue;
+        if (reused && tries === 0) {
+          this.#dropIdle(key);
+          continue;
+        }
         return { kind: 'failed', error: transaction.error };
       }
       return { kind: 'done', transaction };
@@ -316,6 +322,11 @@ export class ConnectionPool {
     else this.#perDestination.delete(entry.destination);
     if (this.#entries.size === 0 && this.#drained) this.#drained();
     this.#dispatch();
+  }
+
+  // One stale connection to a host (restarted, idle-closed) suggests the others are too.
+  #dropIdle(key: string): void {
+    for (const entry of [...this.#idle]) if (entry.key === key) this.#retire(entry, 'destroy');
   }
 
   // A connection already closing in this scope will free a slot: do not close another.

@@ -6,6 +6,7 @@ import type tls from 'node:tls';
 import { PassThrough, pipeline } from 'node:stream';
 import { DeliveryError, DeliveryErrorCodes, toDeliveryError } from './delivery-error.ts';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { Envelope } from 'nodemailer/lib/smtp-connection';
 import { parseSmtpReply } from './smtp-reply.ts';
 
 export interface OutboundRecipient {
@@ -171,26 +172,30 @@ export class SmtpClient {
       smtputf8: needsSmtputf8(message, addresses),
       rcptArgs: addresses.map((address) => dsnRcptArgs(message.recipients.find((r) => r.address === address))),
     });
-    const envelope: Record<string, unknown> & { to: string[] } = {
+    const envelope: Envelope = {
       from: message.mailFrom,
       to: addresses,
       size: message.size,
+      // RFC 6152: BODY=8BITMIME when offered. TODO(RFC 6152 §3): a remote without 8BITMIME
+      // gets the 8-bit body as is (as Postfix does); downgrading would break DKIM signatures.
       use8BitMime: message.eightBitMime === true,
       // RFC 3461 §4.3/§4.4: RET and ENVID on MAIL FROM; nodemailer adds them only when the remote announced DSN.
       dsn: message.envid || message.ret ? { envid: message.envid ?? null, ret: message.ret ?? null } : undefined,
     };
-    const body = bodyStream(message);
-    // The body starts to flow after the 354 reply: from then on the DATA timeout applies.
+    let phase: Phase = 'MAIL FROM/RCPT TO';
+    // nodemailer pipes the body after the 354 reply: only then is the message opened, and
+    // from then on the DATA timeout applies. Streamed, never buffered whole.
+    const body = new PassThrough();
     body.once('resume', () => {
       phase = 'DATA';
       this.#setIdleTimeout(this.#options.dataTimeoutMs);
+      feedBody(message, body);
     });
-    let phase: Phase = 'MAIL FROM/RCPT TO';
     this.#setIdleTimeout(this.#options.commandTimeoutMs);
     let info: { response?: string } | undefined;
     let failure: DeliveryError | null = null;
     try {
-      info = await this.#run(() => phase, signal, (done) => this.#conn.send(envelope as never, body, done));
+      info = await this.#run(() => phase, signal, (done) => this.#conn.send(envelope, body, done));
     } catch (err) {
       failure = toDeliveryError(err);
     }
@@ -242,8 +247,9 @@ export class SmtpClient {
   }
 
   // Recipient by recipient: RCPT reply if it refused the recipient, else the DATA result.
-  #outcomes(message: OutboundMessage, envelope: { to: string[] } & Record<string, unknown>, dataReply: string, failure: DeliveryError | null): TransactionResult {
-    const tracked = envelope as unknown as { mailError?: NodemailerFailure; rejectedErrors?: NodemailerFailure[]; accepted?: string[] };
+  #outcomes(message: OutboundMessage, envelope: Envelope, dataReply: string, failure: DeliveryError | null): TransactionResult {
+    // nodemailer records the replies on the envelope object it was given (SMTPConnectionEnvelope).
+    const tracked = envelope as { mailError?: NodemailerFailure; rejectedErrors?: NodemailerFailure[]; accepted?: string[] };
     if (failure && tracked.mailError?.response) {
       // RFC 5321 §3.3: a refused MAIL FROM ends the transaction for everyone; 5yz is final.
       const error = DeliveryError.fromReply('MAIL FROM', tracked.mailError.response, failure);
@@ -350,10 +356,14 @@ function classify(err: unknown, phase: Phase, options: SmtpClientOptions): Deliv
     const ms = step === 'greeting' ? options.greetingTimeoutMs : step === 'DATA' ? options.dataTimeoutMs : options.commandTimeoutMs;
     return new DeliveryError(DeliveryErrorCodes.Timeout, `timeout after ${ms} ms in ${step} with ${where}`, { command: step, cause: err });
   }
-  if (e.code === 'ETLS') return new DeliveryError(DeliveryErrorCodes.TlsFailed, `STARTTLS with ${where} failed: ${e.message}`, { command: 'STARTTLS', cause: err });
+  // A handshake failure surfaces as ETLS, or as a socket error carrying OpenSSL's code.
+  if (e.code === 'ETLS' || /^ERR_(SSL|TLS)_/.test(e.originalCode ?? '')) {
+    return new DeliveryError(DeliveryErrorCodes.TlsFailed, `STARTTLS with ${where} failed: ${e.message.trim()}`, { command: 'STARTTLS', cause: err });
+  }
   if (e.code === 'ESTREAM') return new DeliveryError(DeliveryErrorCodes.MessageRead, `reading the message failed: ${e.message}`, { cause: err });
   if (e.response && /^[2-5]\d\d/.test(e.response)) {
-    const command = phase === 'connect' ? (/^Invalid greeting/.test(e.message) ? 'greeting' : (e.command ?? 'EHLO')) : (e.command ?? phase);
+    const named = e.command && e.command !== 'CONN' ? e.command : undefined;
+    const command = phase === 'connect' ? (/^Invalid greeting/.test(e.message) ? 'greeting' : (named ?? 'EHLO')) : (named ?? phase);
     const error = DeliveryError.fromReply(command, e.response, err);
     // Only a 5yz greeting, MAIL, RCPT or DATA reply is a final answer about the message;
     // a refused EHLO/HELO says something about us or the host, so another host may do.
@@ -387,17 +397,19 @@ export function settleAll(message: OutboundMessage, error: DeliveryError, extra:
   return { outcomes: message.recipients.map((r) => outcomeFromError(r.id, error)), error, undecided: extra.undecided };
 }
 
-function bodyStream(message: OutboundMessage): PassThrough {
-  const out = new PassThrough();
-  const body = message.body();
-  if (Buffer.isBuffer(body)) out.end(body);
-  // Streamed, never buffered whole: the PassThrough holds one highWaterMark at most.
-  else pipeline(body, out, () => {});
-  return out;
+function feedBody(message: OutboundMessage, out: PassThrough): void {
+  try {
+    const body = message.body();
+    if (Buffer.isBuffer(body)) out.end(body);
+    // Errors reach nodemailer through `out` (ESTREAM); destroying `out` closes the source.
+    else pipeline(body, out, () => {});
+  } catch (err) {
+    out.destroy(err instanceof Error ? err : new Error(String(err)));
+  }
 }
 
 function nonAscii(value: string): boolean {
-  return /[^\x00-\x7f]/.test(value);
+  return /[\u0080-\uffff]/.test(value);
 }
 
 function needsSmtputf8(message: OutboundMessage, addresses: string[]): boolean {
@@ -426,7 +438,7 @@ interface ConnectionInternals {
 }
 const baseInternals = SMTPConnection.prototype as unknown as ConnectionInternals;
 
-type NodemailerFailure = Error & { code?: string; response?: string; command?: string; recipient?: string; timeoutType?: string };
+type NodemailerFailure = Error & { code?: string; originalCode?: string; response?: string; command?: string; recipient?: string; timeoutType?: string };
 
 class PostlineConnection extends SMTPConnection {
   #smtputf8 = false;

@@ -13,7 +13,7 @@ import { acceptMessage } from './accept-message.ts';
 import { AuthThrottle } from './auth-throttle.ts';
 import { parseRelayNetworks, matchRelayNetwork } from './relay-networks.ts';
 import { checkMailFrom, checkRcptTo, type ListenerKind, type PolicyContext, type SessionUser } from './session-policy.ts';
-import { installReplyAdapter, toServerError } from './smtp-reply-adapter.ts';
+import { installSmtpServerAdapter, toServerError } from './smtp-server-adapter.ts';
 import { TenantDirectory } from './tenant-directory.ts';
 
 export interface IngressOptions {
@@ -37,7 +37,7 @@ interface ListenerSpec {
 }
 
 export function createIngress(options: IngressOptions): Ingress {
-  installReplyAdapter();
+  installSmtpServerAdapter();
   const { config, store, log } = options;
   const directory = new TenantDirectory(store);
   const relayNetworks = parseRelayNetworks(config.smtp.relay_networks);
@@ -74,7 +74,8 @@ export function createIngress(options: IngressOptions): Ingress {
       }
       cb(toServerError(err));
     };
-    const opts: SMTPServerOptions = {
+    const opts: SMTPServerOptions & { greetingDelayMs: number } = {
+      greetingDelayMs: spec.kind === 'mx' ? config.smtp.mx_greeting_delay : 0,
       name: config.hostname,
       banner: 'Postline ESMTP',
       secure: spec.implicitTls,

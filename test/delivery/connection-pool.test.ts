@@ -1,6 +1,8 @@
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +94,35 @@ describe('RFC 3207 STARTTLS (opportunistic, RFC 7435)', () => {
   });
 });
 
+describe('RFC 3207 STARTTLS failure', () => {
+  it('tries the next host when the TLS handshake fails after 220 to STARTTLS', async () => {
+    // A peer that offers STARTTLS and then answers the handshake with plaintext.
+    const sockets = new Set<Socket>();
+    const broken = createServer((socket) => {
+      sockets.add(socket);
+      socket.write('220 broken.test ESMTP\r\n');
+      socket.on('data', (chunk) => {
+        const line = chunk.toString();
+        if (/^EHLO/i.test(line)) socket.write('250-broken.test\r\n250 STARTTLS\r\n');
+        else if (/^STARTTLS/i.test(line)) socket.write('220 2.0.0 go ahead\r\n');
+        else socket.write('this is not TLS\r\n\r\n');
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => broken.listen(0, '127.0.0.2', resolve));
+    cleanups.push(() => new Promise((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      broken.close(() => resolve());
+    }));
+    const good = await sink({ host: '127.0.0.3' });
+    const pool = track(makePool());
+    const { outcomes, attempt } = await pool.deliver(target({ host: '127.0.0.2', port: (broken.address() as AddressInfo).port }, good), message(['b@dest.test']));
+    assert.equal(outcomes[0].status, 'delivered');
+    assert.equal(attempt.address, '127.0.0.3');
+    assert.match(attempt.errors[0].message, /^STARTTLS with mx1\.dest\.test \[127\.0\.0\.2\] failed/);
+  });
+});
+
 describe('RFC 5321 §3.3 per-recipient replies in one transaction', () => {
   it('delivers on 250, defers on 451 and bounces on 550, keeping each reply', async () => {
     const s = await sink({ rcptRules: { 'later@dest.test': '451 4.2.0 Try later', 'nobody@dest.test': '550 5.1.1 No such user' } });
@@ -135,6 +166,33 @@ describe('RFC 5321 §3.3 per-recipient replies in one transaction', () => {
     assert.deepEqual(again.outcomes.map((o) => [o.status, o.smtpCode, o.response]), [['deferred', 451, '451 4.3.0 Queue full']]);
   });
 
+  it('gives the same per-recipient answers without PIPELINING (RFC 2920 not offered)', async () => {
+    const s = await sink({ hidePipelining: true, rcptRules: { 'later@dest.test': '452 4.2.2 Mailbox full', 'nobody@dest.test': '550 5.1.1 No such user' } });
+    const pool = track(makePool());
+    const { outcomes } = await pool.deliver(target(s), message(['later@dest.test', 'ok@dest.test', 'nobody@dest.test']));
+    assert.deepEqual(outcomes.map((o) => [o.status, o.smtpCode, o.enhanced]), [['deferred', 452, '4.2.2'], ['delivered', 250, '2.0.0'], ['bounced', 550, '5.1.1']]);
+  });
+
+  it('does not open the message body when MAIL FROM is refused', async () => {
+    const s = await sink({ mailFrom: () => '550 5.7.1 Sender blocked' });
+    const pool = track(makePool());
+    let opened = 0;
+    const msg = message(['a@dest.test']);
+    const { outcomes } = await pool.deliver(target(s), { ...msg, body: () => (opened++, msg.body()) });
+    assert.equal(outcomes[0].status, 'bounced');
+    assert.equal(opened, 0);
+  });
+
+  it('defers every recipient and drops the connection when reading the body fails', async () => {
+    const s = await sink();
+    const pool = track(makePool());
+    const { outcomes } = await pool.deliver(target(s), message(['a@dest.test'], { body: () => createReadStream('/nonexistent/postline/body.eml') }));
+    assert.equal(outcomes[0].status, 'deferred');
+    assert.match(outcomes[0].response, /reading the message failed: .*ENOENT/);
+    assert.equal(s.messages.length, 0);
+    assert.equal(pool.stats().idle, 0);
+  });
+
   it('defers accepted recipients when the connection drops after the DATA body', async () => {
     const s = await sink({ dropAfter: 'data' });
     const pool = track(makePool());
@@ -176,6 +234,15 @@ describe('RFC 5321 §5.1 MX fallback', () => {
     assert.equal(attempt.address, '127.0.0.3');
     assert.match(attempt.errors[0].message, /421 4\.3\.2 Too busy/);
     assert.equal(good.messages.length, 1);
+  });
+
+  it('tries the next host after 421 to MAIL FROM', async () => {
+    const closing = await sink({ host: '127.0.0.2', mailFrom: () => '421 4.3.2 Shutting down' });
+    const good = await sink({ host: '127.0.0.3' });
+    const pool = track(makePool());
+    const { outcomes, attempt } = await pool.deliver(target(closing, good), message(['b@dest.test']));
+    assert.equal(outcomes[0].status, 'delivered');
+    assert.match(attempt.errors[0].message, /^421 4\.3\.2 Shutting down/);
   });
 
   it('bounces every recipient on a 554 greeting without trying further hosts', async () => {
@@ -257,6 +324,25 @@ describe('Connection reuse and limits', () => {
     assert.equal(aborted.outcomes[0].status, 'deferred');
     assert.match(aborted.outcomes[0].response, /aborted while waiting/);
     assert.equal((await busy).outcomes[0].status, 'delivered');
+  });
+
+  it('defers accepted recipients when the signal aborts during DATA, and drops the connection', async () => {
+    const s = await sink({ delayMs: { data: 2000 } });
+    const pool = track(makePool());
+    const { outcomes } = await pool.deliver(target(s), message(['a@dest.test']), AbortSignal.timeout(200));
+    assert.equal(outcomes[0].status, 'deferred');
+    assert.match(outcomes[0].response, /aborted in DATA/);
+    assert.equal(pool.stats().idle, 0);
+  });
+
+  it('close() lets a busy delivery finish before resolving', async () => {
+    const s = await sink({ delayMs: { data: 200 } });
+    const pool = makePool();
+    const busy = pool.deliver(target(s), message(['a@dest.test']));
+    await sleep(50);
+    await pool.close();
+    assert.equal((await busy).outcomes[0].status, 'delivered');
+    assert.equal(pool.stats().open, 0);
   });
 
   it('close() QUITs idle connections and defers deliveries made afterwards', async () => {
@@ -347,6 +433,15 @@ describe('Message data', () => {
     const plain = await sink({ host: '127.0.0.2', hideSmtpUtf8: true });
     const refused = await pool.deliver(target(plain), message(['b@dest.test'], { smtputf8: true }));
     assert.deepEqual(refused.outcomes.map((o) => [o.status, o.enhanced]), [['bounced', '5.6.9']]);
+  });
+
+  it('sends a UTF-8 recipient address with SMTPUTF8 (RFC 6531 §3.4)', async () => {
+    const s = await sink();
+    const pool = track(makePool());
+    const { outcomes } = await pool.deliver(target(s), message(['josé@dest.test']));
+    assert.equal(outcomes[0].status, 'delivered');
+    assert.deepEqual(s.messages[0].rcptTo, ['josé@dest.test']);
+    assert.equal(s.messages[0].smtpUtf8, true);
   });
 
   it('declares BODY=8BITMIME when asked and the remote offers it (RFC 6152)', async () => {

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// The `postline` command. Postline runs its TypeScript directly on Node.js 24 (type
+// stripping); when this launcher finds an older Node first on the PATH it re-runs itself
+// with the Node 24 that `npm install` put in node_modules.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const main = join(root, 'src', 'cli', 'main.ts');
+const major = Number(process.versions.node.split('.')[0]);
+if (major >= 24) {
+  await import(main);
+} else {
+  const node24 = join(root, 'node_modules', 'node', 'bin', 'node');
+  if (!existsSync(node24)) {
+    process.stderr.write(`postline needs Node.js 24 or newer (this is ${process.version}); run npm install in ${root}\n`);
+    process.exit(1);
+  }
+  const r = spawnSync(node24, [main, ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
