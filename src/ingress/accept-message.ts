@@ -45,8 +45,9 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
       clientAddress: session.remoteAddress,
       secure: session.secure,
       authenticated: !!user && !user.viaRelayNetwork,
-      tlsProtocol: tls ? tls.standardName || tls.version || null : null,
-      tlsCipher: tls ? tls.name : null,
+      // version is the negotiated protocol (set in onSecure); standardName is the IANA cipher name.
+      tlsProtocol: tls ? tls.version || null : null,
+      tlsCipher: tls ? tls.standardName || tls.name : null,
       singleRecipient: rcpts.length === 1 ? rcpts[0].address : null,
       date: new Date(),
     }, user, (domains) => domains.every((d) => domainInSet(owned, d)), facts),

@@ -34,6 +34,9 @@ export async function checkMailFrom(ctx: PolicyContext, address: SMTPServerAddre
     // RFC 4954 §6: 530 5.7.0 when the submission service requires authentication.
     throw smtpError('C530AuthRequired', 'Authentication required: log in with AUTH (after STARTTLS) to send mail');
   }
+  // RFC 8689 §4.1: REQUIRETLS is not advertised (delivery cannot promise it yet), so refuse
+  // the parameter rather than accept a message whose requirement we would silently drop.
+  if (session.envelope.requireTLS) throw smtpError('C555ParamNotSupported', 'REQUIRETLS is not supported by this server');
   if (raw === '') {
     if (user) throw smtpError('C550SenderDenied', 'The null sender <> is not allowed for submission: use an address in one of your domains');
     return null;

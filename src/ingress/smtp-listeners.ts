@@ -74,6 +74,17 @@ export function createIngress(options: IngressOptions): Ingress {
       }
       cb(toServerError(err));
     };
+    const relayUser = async (session: SMTPServerSession): Promise<void> => {
+      const tenantName = matchRelayNetwork(relayNetworks, session.remoteAddress);
+      if (!tenantName || session.user) return;
+      const tenant = await directory.tenant(tenantName);
+      if (!tenant) {
+        listenerLog.warn({ tenant: tenantName }, 'relay network names a tenant that does not exist');
+        return;
+      }
+      const user: SessionUser = { tenant, username: `relay:${tenantName}`, viaRelayNetwork: true };
+      session.user = user;
+    };
     const opts: SMTPServerOptions & { greetingDelayMs: number } = {
       greetingDelayMs: spec.kind === 'mx' ? config.smtp.mx_greeting_delay : 0,
       name: config.hostname,
@@ -91,6 +102,13 @@ export function createIngress(options: IngressOptions): Ingress {
       allowInsecureAuth: false,
       disabledCommands: spec.kind === 'mx' ? ['AUTH'] : [],
       hideSTARTTLS: spec.implicitTls,
+      // smtp-server hides both by default; RFC 2034 enhanced codes are on every reply we
+      // send, and RFC 3461 NOTIFY/RET/ENVID/ORCPT are stored with the message.
+      hideENHANCEDSTATUSCODES: false,
+      hideDSN: false,
+      // RFC 8689: advertising REQUIRETLS promises verified TLS on every onward hop, which
+      // delivery does not enforce yet. TODO(RFC 8689 §4.2): honour it, then advertise it.
+      hideREQUIRETLS: true,
       disableReverseLookup: true,
       socketTimeout: config.smtp.idle_timeout,
       maxClients: config.smtp.max_clients,
@@ -99,17 +117,21 @@ export function createIngress(options: IngressOptions): Ingress {
         if (throttle.isBlocked(session.remoteAddress)) {
           return cb(Object.assign(new Error('4.7.0 Too many failed logins from your address, try again later'), { responseCode: 421 }));
         }
-        const tenantName = matchRelayNetwork(relayNetworks, session.remoteAddress);
-        if (!tenantName) return cb();
-        directory.tenant(tenantName).then((tenant) => {
-          if (!tenant) {
-            listenerLog.warn({ tenant: tenantName }, 'relay network names a tenant that does not exist');
-            return cb();
-          }
-          const user: SessionUser = { tenant, username: `relay:${tenantName}`, viaRelayNetwork: true };
-          session.user = user;
-          cb();
-        }, (err) => fail(err, cb));
+        // RFC 4954 §4 / RFC 6409 §4.3: no AUTH (and no PLAIN password) in the clear; smtp-server
+        // would advertise it before STARTTLS. onSecure lifts this once TLS is up.
+        if (spec.kind === 'submission' && !spec.implicitTls) session.disabledCommands = ['AUTH'];
+        relayUser(session).then(() => cb(), (err) => fail(err, cb));
+      },
+      onSecure(socket, session, cb) {
+        session.disabledCommands = undefined;
+        // getCipher().version is the cipher's minimum protocol ("TLSv1/SSLv3" for most TLS 1.2
+        // suites), not the negotiated one the Received header reports (RFC 3848 §1).
+        const cipher = session.tlsOptions as { version?: string } | false;
+        const protocol = 'getProtocol' in socket ? socket.getProtocol() : null;
+        if (cipher && protocol) cipher.version = protocol;
+        // RFC 3207 §4.2: smtp-server forgets the session user after STARTTLS; a relay network
+        // client is identified by its address, which TLS does not change.
+        relayUser(session).then(() => cb(), (err) => fail(err, cb));
       },
       onAuth(auth, session, cb) {
         const ip = session.remoteAddress;

@@ -35,6 +35,8 @@ export const Replies = {
   C501BadSender: [501, '5.1.7'],
   /** RFC 3463 X.5.4: invalid command arguments. */
   C501BadArgs: [501, '5.5.4'],
+  /** RFC 5321 §4.1.1.11: MAIL/RCPT parameter not recognized or not implemented. */
+  C555ParamNotSupported: [555, '5.5.4'],
   /** RFC 6531 §3.5: SMTPUTF8 address without the SMTPUTF8 parameter. */
   C553NeedUtf8: [553, '5.6.7'],
   /** Header section too large to process. */
