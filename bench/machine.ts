@@ -18,6 +18,8 @@ export interface Machine {
   readonly tmpFs: string | null;
   /** 1-minute load average when the run began: anything else running skews the numbers. */
   readonly loadAverage: number;
+  /** The same when the last measurement ended (set by the runner); it includes the bench's own load. */
+  readonly loadAverageEnd: number | null;
   /** Which Postline was measured: the git commit, and whether src/ had uncommitted changes. */
   readonly postline: string;
 }
@@ -52,6 +54,7 @@ export async function describeMachine(postconf: string | null, tmpDir: string, r
     postfix: postconf ? await quiet(postconf, ['-d', '-h', 'mail_version']) : null,
     tmpFs: fsLine && fsLine.length === 2 ? `${fsLine[0]} on ${fsLine[1]}` : null,
     loadAverage: loadavg()[0],
+    loadAverageEnd: null,
     postline,
   };
 }
@@ -62,6 +65,7 @@ export function machineLines(m: Machine): string[] {
     `Memory: ${m.memoryGiB} GiB; kernel ${m.kernel}`,
     `Node.js ${m.node}; Postfix ${m.postfix ?? 'not installed'}; Postline ${m.postline}`,
     `Queues on: ${m.tmpFs ?? 'unknown filesystem'} (the system temp dir)`,
-    `Load average at start: ${m.loadAverage.toFixed(2)}`,
+    `Load average (1 min): ${m.loadAverage.toFixed(2)} at start` +
+      (m.loadAverageEnd === null ? '' : `, ${m.loadAverageEnd.toFixed(2)} at the end (this one includes the bench's own processes)`),
   ];
 }

@@ -3,7 +3,7 @@
 // then through Postline, each relay fresh and pointed at a fresh sink. Everything is on
 // 127.0.0.1 and under one temp dir that is removed at the end, even after an error or Ctrl-C.
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -103,7 +103,7 @@ async function main(): Promise<number> {
   tempDir = options.keepTemp ? null : tmp;
   // Postfix's daemons run as the postfix user and must reach their queue under this dir.
   await chmod(tmp, 0o755);
-  const machine = await describeMachine(tools.postconf, tmp, ROOT);
+  let machine = await describeMachine(tools.postconf, tmp, ROOT);
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   log(`Postline relay benchmark (${command})`);
   for (const line of machineLines(machine)) log(`  ${line}`);
@@ -128,6 +128,8 @@ async function main(): Promise<number> {
     tempDir = null;
   }
 
+  machine = { ...machine, loadAverageEnd: loadavg()[0] };
+  log(`  load average at the end: ${machine.loadAverageEnd?.toFixed(2)}`);
   if (options.json) process.stdout.write(JSON.stringify({ machine, command, results }, null, 2) + '\n');
   else process.stdout.write(`\n${textReport(results)}\n`);
   await mkdir(RESULTS_DIR, { recursive: true });

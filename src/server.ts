@@ -68,7 +68,7 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
     pollIntervalMs: config.queue.poll_interval,
     claimBatch: config.queue.claim_batch,
   });
-  const ingress: Ingress = createIngress({ config, store, log: log.child({ stage: 'ingress' }), tls, onAccepted: () => scheduler.wake() });
+  const ingress: Ingress = createIngress({ config, store, log: log.child({ stage: 'ingress' }), tls, handoff: scheduler });
   const listening = await ingress.listen();
   const http = Fastify({ logger: false });
   http.get('/healthz', async () => ({ status: 'ok' }));

@@ -55,10 +55,18 @@ export async function routeFor(domain: string, options: RouterOptions): Promise<
   }
 }
 
+// `host`, `host:port`, `[address]` or `[address]:port`. A bare IPv6 address is all host:
+// its last group must not be read as a port, so an IPv6 relayhost takes a port only in
+// brackets (as in Postfix's relayhost).
+function parseRelayhost(relayhost: string): { host: string; port: number | undefined } {
+  const text = relayhost.trim();
+  if (isIP(text)) return { host: text, port: undefined };
+  const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(text) ?? /^([^:[\]]+)(?::(\d{1,5}))?$/.exec(text);
+  return { host: m?.[1] ?? text, port: m?.[2] ? Number(m[2]) : undefined };
+}
+
 async function relayRoute(relayhost: string, resolver: DnsResolver): Promise<Route> {
-  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(relayhost);
-  const host = m?.[1] ?? relayhost;
-  const port = m?.[2] ? Number(m[2]) : undefined;
+  const { host, port } = parseRelayhost(relayhost);
   if (isIP(host)) return { ok: true, hosts: [{ host, address: host, port }] };
   try {
     const v4 = await resolver.resolve4(host).catch(() => [] as string[]);

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import { smtpError, SmtpError } from '../smtp/index.ts';
-import { newId, insertMessage, type Store, type NewRecipient } from '../store/index.ts';
+import { newId, insertMessage, type Store, type NewRecipient, type ClaimedRecipient } from '../store/index.ts';
 import { MessageIntake } from './message-intake.ts';
 import { rewriteHeaders, type HeaderFacts } from './header-policy.ts';
 import type { ListenerKind, SessionUser } from './session-policy.ts';
@@ -20,8 +20,15 @@ export interface AcceptContext {
   readonly maxHeaderBytes: number;
   readonly queueLifetimeMs: number;
   readonly log: Logger;
-  /** Called after each commit, so the scheduler can start at once instead of at its next poll. */
-  readonly onAccepted: () => void;
+  /** Hands accepted recipients straight to delivery (optional: without it the queue polls). */
+  readonly handoff?: DeliveryHandoff;
+}
+
+/** What ingress needs of the delivery loop; implemented by queue/'s scheduler. */
+export interface DeliveryHandoff {
+  reserve(count: number): { owner: string; leaseMs: number } | null;
+  deliver(claimed: readonly ClaimedRecipient[]): void;
+  release(count: number): void;
 }
 
 export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
@@ -59,14 +66,16 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
     writer.destroy();
     throw smtpError('C451LocalErr', 'Temporary problem storing the message, please try again', { cause: err, userError: false });
   }
-  if (stream.sizeExceeded || intake.problem === 'too-big') {
-    await discard(ctx, writer);
-    throw smtpError('C552TooBig', `Message exceeds the maximum size of ${ctx.maxMessageBytes} bytes`);
-  }
+  // Checked first, as MessageIntake ranks it: the smuggling defence answers the same way
+  // whether or not the message is also too big.
   if (intake.problem === 'bare-newline') {
     await discard(ctx, writer);
     // RFC 5321 §2.3.8: CR and LF only as CRLF. Refusing (not repairing) keeps SMTP smuggling impossible.
     throw smtpError('C550BadContent', 'Message contains a bare CR or LF; lines must end with CRLF (RFC 5321 §2.3.8)');
+  }
+  if (stream.sizeExceeded || intake.problem === 'too-big') {
+    await discard(ctx, writer);
+    throw smtpError('C552TooBig', `Message exceeds the maximum size of ${ctx.maxMessageBytes} bytes`);
   }
   if (intake.problem === 'header-too-big') {
     await discard(ctx, writer);
@@ -86,8 +95,11 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
   }));
   const mailFrom = envelope.mailFrom ? envelope.mailFrom.address : '';
   const ret = envelope.dsn?.ret?.toUpperCase();
+  const relay = !(ctx.kind === 'mx' && !user);
+  const lease = relay ? ctx.handoff?.reserve(recipients.length) ?? null : null;
+  let claimed: ClaimedRecipient[];
   try {
-    await ctx.store.write((trx) => insertMessage(trx, {
+    claimed = await ctx.store.write((trx) => insertMessage(trx, {
       id: queueId,
       tenantId: user?.tenant.id ?? null,
       origin: ctx.kind === 'mx' && !user ? 'mx' : 'smtp',
@@ -105,13 +117,15 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
       clientIp: session.remoteAddress,
       authUser: user?.username ?? null,
       recipients,
-      initialStatus: ctx.kind === 'mx' && !user ? 'received' : 'queued',
+      initialStatus: relay ? 'queued' : 'received',
+      leaseTo: lease,
     }, { now: Date.now(), lifetimeMs: ctx.queueLifetimeMs }));
   } catch (err) {
+    if (lease) ctx.handoff?.release(recipients.length);
     if (body.path) await ctx.store.spool.remove(body.path);
     throw smtpError('C451LocalErr', 'Temporary problem storing the message, please try again', { cause: err, userError: false });
   }
-  ctx.onAccepted();
+  if (lease) ctx.handoff?.deliver(claimed);
   ctx.log.info({ queueId, from: mailFrom, rcpts: rcpts.length, size: body.size, tenant: user?.tenant.name, client: session.remoteAddress, listener: ctx.kind }, 'message accepted');
   return queueId;
 }

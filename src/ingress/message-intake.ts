@@ -25,6 +25,8 @@ export type IntakeProblem = 'bare-newline' | 'too-big' | 'header-too-big' | 'rej
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
+// header-too-big and rejected exclude each other: a header is only judged when it fits.
+const PROBLEM_RANK: Record<IntakeProblem, number> = { 'bare-newline': 3, 'too-big': 2, 'header-too-big': 1, rejected: 1 };
 
 export class MessageIntake extends Transform {
   readonly #options: IntakeOptions;
@@ -33,7 +35,7 @@ export class MessageIntake extends Transform {
   #inBody = false;
   #received = 0;
   #prevByte = -1;
-  /** The first problem found; the stream keeps draining so the reply follows DATA's end. */
+  /** The highest-ranked problem found; the stream keeps draining so the reply follows DATA's end. */
   problem: IntakeProblem | null = null;
   problemError: unknown = null;
   headers: IntakeHeaders | null = null;
@@ -49,45 +51,63 @@ export class MessageIntake extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (chunk.length === 0) return cb();
     this.#received += chunk.length;
+    // Every byte is checked, even after a first problem, so that the verdict does not depend
+    // on how TCP cut the stream: a bare CR/LF outranks size, size outranks the header checks.
+    if (this.#hasBareNewline(chunk)) this.#fail('bare-newline');
+    if (this.#received > this.#options.maxMessageBytes) this.#fail('too-big');
     if (this.problem) return cb();
-    if (this.#received > this.#options.maxMessageBytes) return this.#fail('too-big', cb);
-    if (this.#hasBareNewline(chunk)) return this.#fail('bare-newline', cb);
     if (this.#inBody) return cb(null, chunk);
     this.#head.push(chunk);
     this.#headBytes += chunk.length;
     const joined = this.#head.length === 1 ? chunk : Buffer.concat(this.#head, this.#headBytes);
     this.#head = [joined];
+    // RFC 5322 §2.1: the header section may be empty, then the data opens with the blank line.
     // Searching from the start each time is fine: the header section is small and capped.
-    const end = joined.indexOf(CRLFCRLF);
-    if (end < 0) {
-      if (this.#headBytes > this.#options.maxHeaderBytes) return this.#fail('header-too-big', cb);
+    // `blank` is where the blank line starts, i.e. the end of the last header field.
+    const terminator = joined.indexOf(CRLFCRLF);
+    const blank = joined[0] === 0x0d && joined[1] === 0x0a ? 0 : terminator < 0 ? -1 : terminator + 2;
+    if (blank < 0) {
+      // The blank line, when it comes, ends past what we hold, so the section is already too big.
+      if (this.#headBytes > this.#options.maxHeaderBytes) this.#fail('header-too-big');
+      return cb();
+    }
+    // The header section with its blank line must fit, however many chunks brought it.
+    if (blank + 2 > this.#options.maxHeaderBytes) {
+      this.#fail('header-too-big');
       return cb();
     }
     this.#inBody = true;
     this.#head = [];
     try {
-      const out = this.#emitHeaders(joined.subarray(0, end + 2));
+      const out = this.#emitHeaders(joined.subarray(0, blank));
       this.push(out);
-      this.push(joined.subarray(end + 2));
+      this.push(joined.subarray(blank));
     } catch (err) {
       this.problemError = err;
-      return this.#fail('rejected', cb);
+      this.#fail('rejected');
     }
     cb();
   }
 
   override _flush(cb: TransformCallback): void {
+    // A CR that ends the stream has no LF after it (RFC 5321 §2.3.8).
+    if (this.#prevByte === 0x0d) this.#fail('bare-newline');
     if (!this.problem && !this.#inBody) {
       // No blank line: the whole message is a header section (RFC 5322 §3.5 allows no body).
       const block = this.#head.length ? this.#head[0] : Buffer.alloc(0);
+      const complete = block.length === 0 || block.subarray(-2).equals(CRLF) ? block : Buffer.concat([block, CRLF]);
+      if (complete.length + 2 > this.#options.maxHeaderBytes) {
+        this.#fail('header-too-big');
+        return cb();
+      }
       try {
-        const complete = block.length === 0 || block.subarray(-2).equals(CRLF) ? block : Buffer.concat([block, CRLF]);
         this.push(this.#emitHeaders(complete));
         this.push(CRLF);
       } catch (err) {
         this.problemError = err;
-        this.problem = 'rejected';
+        this.#fail('rejected');
       }
     }
     cb();
@@ -109,10 +129,10 @@ export class MessageIntake extends Transform {
     return out;
   }
 
-  #fail(problem: IntakeProblem, cb: TransformCallback): void {
-    this.problem = problem;
+  /** Keeps the highest-ranked problem, so the reply is the same whatever the chunking. */
+  #fail(problem: IntakeProblem): void {
+    if (!this.problem || PROBLEM_RANK[problem] > PROBLEM_RANK[this.problem]) this.problem = problem;
     this.#head = [];
-    cb();
   }
 
   /** True when the chunk holds a LF not preceded by CR, or a CR not followed by LF. */

@@ -9,7 +9,7 @@ import type { Store } from '../store/index.ts';
 import { touchCredential } from '../store/index.ts';
 import { verifyPassword } from '../security/password-hash.ts';
 import type { TlsMaterial } from '../tls/tls-material.ts';
-import { acceptMessage } from './accept-message.ts';
+import { acceptMessage, type DeliveryHandoff } from './accept-message.ts';
 import { AuthThrottle } from './auth-throttle.ts';
 import { parseRelayNetworks, matchRelayNetwork } from './relay-networks.ts';
 import { checkMailFrom, checkRcptTo, type ListenerKind, type PolicyContext, type SessionUser } from './session-policy.ts';
@@ -21,7 +21,7 @@ export interface IngressOptions {
   readonly store: Store;
   readonly log: Logger;
   readonly tls: TlsMaterial;
-  readonly onAccepted: () => void;
+  readonly handoff?: DeliveryHandoff;
 }
 
 export interface Ingress {
@@ -63,7 +63,7 @@ export function createIngress(options: IngressOptions): Ingress {
     const acceptCtx = {
       kind: spec.kind, store, directory, hostname: config.hostname,
       maxMessageBytes: config.smtp.max_message_bytes, maxHeaderBytes: config.smtp.max_header_bytes,
-      queueLifetimeMs: config.queue.max_lifetime, log: listenerLog, onAccepted: options.onAccepted,
+      queueLifetimeMs: config.queue.max_lifetime, log: listenerLog, handoff: options.handoff,
     };
     const fail = (err: unknown, cb: (err?: Error | null) => void) => {
       if (err instanceof SmtpError) {

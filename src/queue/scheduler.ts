@@ -29,6 +29,15 @@ export interface SchedulerOptions {
 
 export interface Scheduler {
   start(): Promise<void>;
+  /**
+   * Reserves room for `count` recipients about to be committed by ingress; returns the lease
+   * to insert them under, or null when this node is busy (they then wait for a claim).
+   */
+  reserve(count: number): { owner: string; leaseMs: number } | null;
+  /** Starts delivery of recipients committed under a reservation. */
+  deliver(claimed: readonly ClaimedRecipient[]): void;
+  /** Gives back a reservation whose commit failed. */
+  release(count: number): void;
   /** New mail was committed: look for work now. */
   wake(): void;
   stop(): Promise<void>;
@@ -44,6 +53,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let timer: NodeJS.Timeout | null = null;
   let claiming = false;
   let again = false;
+  let backlog = false;
   let stopped = false;
   const running = new Set<Promise<void>>();
 
@@ -58,24 +68,34 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       do {
         again = false;
         const room = maxInflight - inflight;
-        if (room <= 0) break;
-        const claimed = await store.write((trx) => claimDue(trx, { owner: options.owner, now: Date.now(), leaseMs: options.leaseMs, limit: Math.min(room, options.claimBatch) }));
+        if (room <= 0) {
+          backlog = true;
+          break;
+        }
+        backlog = false;
+        // A claim lost in a crash only means the row is claimed again: no fsync needed.
+        const claimed = await store.write((trx) => claimDue(trx, { owner: options.owner, now: Date.now(), leaseMs: options.leaseMs, limit: Math.min(room, options.claimBatch) }), { durable: false });
         if (claimed.length === 0) break;
         inflight += claimed.length;
-        for (const group of groupClaims(claimed)) {
-          const p = runGroup(group).finally(() => {
-            inflight -= group.length;
-            running.delete(p);
-            if (!stopped) schedule(0);
-          });
-          running.add(p);
-        }
-        if (claimed.length >= Math.min(room, options.claimBatch)) again = true;
+        startGroups(claimed);
+        if (claimed.length >= Math.min(room, options.claimBatch)) again = backlog = true;
       } while (again && !stopped);
     } catch (err) {
       log.error({ err }, 'claiming work failed; retrying at the next poll');
     } finally {
       claiming = false;
+    }
+  }
+
+  function startGroups(claimed: readonly ClaimedRecipient[]): void {
+    for (const group of groupClaims(claimed)) {
+      const p = runGroup(group).finally(() => {
+        inflight -= group.length;
+        running.delete(p);
+        // More due work than room at the last claim: claim again as room frees up.
+        if (!stopped && backlog) schedule(0);
+      });
+      running.add(p);
     }
   }
 
@@ -98,18 +118,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     try {
       const meta = await getMessageMeta(store.db, first.messageId);
       if (!meta) throw new Error(`message ${first.messageId} vanished`);
-      const opened = await store.openBody(meta.id);
-      const body: () => Buffer | Readable = Buffer.isBuffer(opened) ? () => opened : (() => {
-        let firstStream: Readable | null = opened;
-        return () => {
-          if (firstStream) {
-            const s = firstStream;
-            firstStream = null;
-            return s;
-          }
-          return store.spool.open(meta.body_path!);
-        };
-      })();
+      // A spooled body is opened only when it is read (DATA, or a DSN returning it): a
+      // stream opened up front and never read holds its file descriptor for good.
+      const spooled = meta.body_path;
+      let body: () => Buffer | Readable;
+      if (spooled) body = () => store.spool.open(spooled);
+      else {
+        const bytes = await store.openBody(meta.id);
+        body = () => bytes;
+      }
       const info: MessageInfo = {
         id: meta.id, tenantId: meta.tenant_id, origin: meta.origin, mailFrom: meta.mail_from, isBounce: meta.is_bounce === 1,
         createdAt: Number(meta.created_at), headerSize: meta.header_size, size: meta.size, dsnRet: meta.dsn_ret, dsnEnvid: meta.dsn_envid, body,
@@ -123,7 +140,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const settlement = await settle(info, group, outcomes, attempt, {
         owner: options.owner, hostname: options.hostname, retrySchedule: options.retrySchedule, queueLifetimeMs: options.queueLifetimeMs,
       });
-      await store.write(settlement.write);
+      // Not fsync'd on its own: losing a settlement in a crash repeats a delivery, loses nothing.
+      await store.write(settlement.write, { durable: false });
       if (settlement.dsnQueued) schedule(0);
       if (settlement.final && meta.body_path) {
         const path = await bodyPathIfFinal(store.db, meta.id);
@@ -146,6 +164,18 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
     wake() {
       schedule(0);
+    },
+    reserve(count) {
+      if (stopped || inflight + count > maxInflight) return null;
+      inflight += count;
+      return { owner: options.owner, leaseMs: options.leaseMs };
+    },
+    deliver(claimed) {
+      if (stopped) return; // Leased in the database: released at the next start.
+      startGroups(claimed);
+    },
+    release(count) {
+      inflight -= count;
     },
     async stop() {
       stopped = true;

@@ -59,8 +59,8 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
   const updates: RecipientUpdate[] = [];
   const attempts: NewAttempt[] = [];
   const events: NewEvent[] = [];
-  const dsnFailed: DsnRecipient[] = [];
-  const dsnSuccess: DsnRecipient[] = [];
+  const dsnFailed: PendingDsnRecipient[] = [];
+  const dsnSuccess: PendingDsnRecipient[] = [];
   let final = true;
   for (const o of outcomes) {
     const r = byId.get(o.id);
@@ -96,36 +96,50 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
     if ((fate === 'bounced' || fate === 'expired') && wantsDsn(r.notify, 'FAILURE')) {
       // RFC 3463: a bounce reports the remote's permanent code; an expiry reports 4.4.7.
       const status = fate === 'expired' ? '4.4.7' : o.enhanced?.startsWith('5.') ? o.enhanced : '5.0.0';
-      dsnFailed.push({ ...dsnBase, action: 'failed', status, diagnostic: o.code ? o.response : null });
+      dsnFailed.push({ recipientId: r.id, dsn: { ...dsnBase, action: 'failed', status, diagnostic: o.code ? o.response : null } });
     } else if (fate === 'delivered' && !attempt.remoteSupportsDsn && wantsDsn(r.notify, 'SUCCESS')) {
       // RFC 3461 §5.2.2: the next hop does not speak DSN, so we report "relayed" ourselves.
-      dsnSuccess.push({ ...dsnBase, action: 'relayed', status: '2.0.0', diagnostic: o.code ? o.response : null });
+      dsnSuccess.push({ recipientId: r.id, dsn: { ...dsnBase, action: 'relayed', status: '2.0.0', diagnostic: o.code ? o.response : null } });
     }
   }
   // Never a DSN for a DSN, for the null sender, or for mail not submitted over SMTP.
   const mayDsn = message.mailFrom !== '' && !message.isBounce && message.origin === 'smtp';
-  const dsns: NewMessage[] = [];
-  if (mayDsn) {
-    for (const recipients of [dsnFailed, dsnSuccess]) {
-      if (recipients.length === 0) continue;
-      dsns.push(await dsnMessage(message, recipients, options));
-    }
-  }
+  const groups = mayDsn ? [dsnFailed, dsnSuccess].filter((g) => g.length > 0) : [];
+  const original = groups.length > 0 ? await readOriginal(message) : null;
+  // Built before the transaction (no I/O inside it) for every recipient reported on; the
+  // rare subset in write() is rebuilt from the bytes already read.
+  const dsns = await Promise.all(groups.map(async (group) => ({ group, full: await dsnMessage(message, group.map((p) => p.dsn), original!, options) })));
   return {
     final,
     dsnQueued: dsns.length > 0,
     write: async (trx) => {
       const applied = await recordOutcomes(trx, updates, attempts, events, now);
-      for (const dsn of dsns) await insertMessage(trx, dsn, { now, lifetimeMs: options.queueLifetimeMs });
+      for (const { group, full } of dsns) {
+        // A recipient whose row was not updated (cancelled meanwhile, or its lease taken
+        // over) has no failure on record, so the DSN must not report one either.
+        const reported = group.filter((p) => applied.has(p.recipientId));
+        if (reported.length === 0) continue;
+        const dsn = reported.length === group.length ? full : await dsnMessage(message, reported.map((p) => p.dsn), original!, options);
+        await insertMessage(trx, dsn, { now, lifetimeMs: options.queueLifetimeMs });
+      }
       return applied;
     },
   };
 }
 
-async function dsnMessage(message: MessageInfo, recipients: DsnRecipient[], options: SettleOptions): Promise<NewMessage> {
-  const id = newId();
+interface PendingDsnRecipient {
+  readonly recipientId: number;
+  readonly dsn: DsnRecipient;
+}
+
+/** The original, read once, as far as a DSN returns it in full (1 MiB, dsn.ts): one byte more tells it is larger. */
+async function readOriginal(message: MessageInfo): Promise<Buffer> {
   const body = message.body();
-  const original = Buffer.isBuffer(body) ? body : await readHead(body, Math.min(message.size, 1024 * 1024 + 1));
+  return Buffer.isBuffer(body) ? body : readHead(body, Math.min(message.size, 1024 * 1024 + 1));
+}
+
+async function dsnMessage(message: MessageInfo, recipients: DsnRecipient[], original: Buffer, options: SettleOptions): Promise<NewMessage> {
+  const id = newId();
   const bytes = await buildDsn({
     reportingMta: options.hostname,
     from: `MAILER-DAEMON@${options.hostname}`,

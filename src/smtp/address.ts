@@ -25,6 +25,10 @@ export function normaliseDomain(domain: string): string {
   if (!ascii) return '';
   const labels = ascii.split('.');
   if (labels.length < 2) return '';
+  // RFC 1123 §2.1 / RFC 3696 §2: a top-level label is never all-numeric, so this is an IPv4
+  // address without the brackets of an address literal (RFC 5321 §4.1.3) — also what the
+  // WHATWG host parser makes of `127.1` or `0x7f.1`. Refused like any IP literal.
+  if (/^\d+$/.test(labels[labels.length - 1])) return '';
   return labels.every((l) => LABEL.test(l)) ? ascii : '';
 }
 

@@ -18,28 +18,32 @@ function randomBytes10(): Buffer {
   return out;
 }
 
+const CODES = Array.from(ALPHABET, (c) => c.charCodeAt(0));
+const OUT = new Uint8Array(26);
+let lastTime = -1;
+
 /** A 26-character time-sortable id. */
 export function newId(now = Date.now()): string {
-  let out = '';
-  let time = now;
-  for (let i = 9; i >= 0; i--) {
-    out = ALPHABET[time % 32] + out;
-    time = Math.floor(time / 32);
-  }
-  const rnd = randomBytes10();
-  // 80 bits → 16 base32 characters, 5 bits at a time.
-  let bits = 0;
-  let acc = 0;
-  for (const byte of rnd) {
-    acc = (acc << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out += ALPHABET[(acc >> bits) & 31];
+  if (now !== lastTime) {
+    // 48-bit time: 10 base32 characters, most significant first.
+    let time = now;
+    for (let i = 9; i >= 0; i--) {
+      OUT[i] = CODES[time % 32];
+      time = Math.floor(time / 32);
     }
-    acc &= (1 << bits) - 1;
+    lastTime = now;
   }
-  return out;
+  // 80 random bits: 16 characters, 5 bits each, from two 40-bit halves.
+  const rnd = randomBytes10();
+  for (let half = 0; half < 2; half++) {
+    const o = half * 5;
+    let v = rnd[o] * 2 ** 32 + ((rnd[o + 1] << 24) >>> 0) + (rnd[o + 2] << 16) + (rnd[o + 3] << 8) + rnd[o + 4];
+    for (let i = 7; i >= 0; i--) {
+      OUT[10 + half * 8 + i] = CODES[v % 32];
+      v = Math.floor(v / 32);
+    }
+  }
+  return String.fromCharCode(...OUT);
 }
 
 /** A prefixed public id such as `ten_01J…` or `evt_01J…`. */

@@ -9,6 +9,7 @@ import type { Database } from './database.ts';
 import { NodeSqliteDatabase } from './sqlite/sqlite-adapter.ts';
 import { WriteBatcher } from './write-batcher.ts';
 import { Spool } from './spool.ts';
+import { WalFile } from './sqlite/wal-file.ts';
 import * as m0001 from './migrations/0001-initial.ts';
 
 const MIGRATIONS: Record<string, Migration> = { '0001-initial': m0001 };
@@ -31,7 +32,7 @@ export interface Store {
   readonly spool: Spool;
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `work` in a shared, group-committed transaction; resolves after the commit is durable. */
-  write<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
+  write<T>(work: (trx: Kysely<Database>) => Promise<T>, options?: { durable?: boolean }): Promise<T>;
   /** The message bytes, from the row or from the spool. */
   openBody(messageId: string): Promise<Buffer | Readable>;
   writeStats(): { batches: number; writes: number };
@@ -57,12 +58,16 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   if (error) throw new StoreUnavailableError(`database migration failed: ${(error as Error).message}`, { cause: error });
   const spool = new Spool(join(dataDir, 'spool'), { inlineLimitBytes: options.inlineBodyLimitBytes });
   await spool.init();
-  const batcher = new WriteBatcher(db);
+  // Commits append to the WAL (synchronous=NORMAL); durable writes then wait for an fsync
+  // of the WAL file on the thread pool (see write-batcher.ts).
+  const wal = await WalFile.open(file);
+  sqlite.raw.exec('PRAGMA synchronous = NORMAL');
+  const batcher = new WriteBatcher(db, { syncDurable: () => wal.sync() });
   return {
     db,
     spool,
     dialect: 'sqlite',
-    write: (work) => batcher.write(work),
+    write: (work, options) => batcher.write(work, options),
     async openBody(messageId) {
       const row = await db.selectFrom('messages').select(['body', 'body_path']).where('id', '=', messageId).executeTakeFirst();
       if (!row) throw new StoreUnavailableError(`message ${messageId} not found`);
@@ -73,6 +78,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     writeStats: () => batcher.stats(),
     async close() {
       await db.destroy();
+      await wal.close();
     },
   };
 }

@@ -14,6 +14,8 @@ const BUSY = '127.0.0.4';
 const SENDER_MX = '127.0.0.5';
 // Nothing listens here: connecting is refused.
 const DEAD = '127.0.0.9';
+// Generous: other suites may load the machine while this one runs.
+const SINK_WAIT_MS = 20_000;
 
 let rig: DeliveryRig;
 
@@ -42,7 +44,7 @@ describe('RFC 5321 §5.1 MX resolution', () => {
     rig.dns.a('mx1.pref.test', PRIMARY);
     rig.dns.a('mx2.pref.test', SECONDARY);
     const id = await rig.send({ from: 'app@acme.test', to: 'user@pref.test' });
-    await rig.sink(PRIMARY).waitFor((ms) => ms.some(to('user@pref.test')));
+    await rig.sink(PRIMARY).waitFor((ms) => ms.some(to('user@pref.test')), SINK_WAIT_MS);
     const view = await rig.waitFor(id, delivered('user@pref.test'));
     assert.equal(rig.sink(SECONDARY).messages.filter(to('user@pref.test')).length, 0);
     assert.equal(view.attempts.length, 1);
@@ -56,7 +58,7 @@ describe('RFC 5321 §5.1 MX resolution', () => {
     rig.dns.a('mx1.refused.test', DEAD);
     rig.dns.a('mx2.refused.test', SECONDARY);
     const id = await rig.send({ from: 'app@acme.test', to: 'user@refused.test' });
-    await rig.sink(SECONDARY).waitFor((ms) => ms.some(to('user@refused.test')));
+    await rig.sink(SECONDARY).waitFor((ms) => ms.some(to('user@refused.test')), SINK_WAIT_MS);
     const view = await rig.waitFor(id, delivered('user@refused.test'));
     assert.equal(view.attempts.length, 1);
     assert.equal(view.attempts[0].mx_host, 'mx2.refused.test');
@@ -71,7 +73,7 @@ describe('RFC 5321 §5.1 MX resolution', () => {
     rig.dns.a('mx2.busy.test', SECONDARY);
     const before = rig.sink(BUSY).connections.total;
     const id = await rig.send({ from: 'app@acme.test', to: 'user@busy.test' });
-    await rig.sink(SECONDARY).waitFor((ms) => ms.some(to('user@busy.test')));
+    await rig.sink(SECONDARY).waitFor((ms) => ms.some(to('user@busy.test')), SINK_WAIT_MS);
     const view = await rig.waitFor(id, delivered('user@busy.test'));
     assert.ok(rig.sink(BUSY).connections.total > before, 'the preferred MX was tried first');
     assert.equal(rig.sink(BUSY).messages.length, 0);
@@ -82,7 +84,7 @@ describe('RFC 5321 §5.1 MX resolution', () => {
   it('delivers to the domain\'s own address when it has no MX record (implicit MX)', async () => {
     rig.dns.a('implicit.test', SECONDARY);
     const id = await rig.send({ from: 'app@acme.test', to: 'user@implicit.test' });
-    await rig.sink(SECONDARY).waitFor((ms) => ms.some(to('user@implicit.test')));
+    await rig.sink(SECONDARY).waitFor((ms) => ms.some(to('user@implicit.test')), SINK_WAIT_MS);
     const view = await rig.waitFor(id, delivered('user@implicit.test'));
     assert.equal(view.attempts[0].mx_host, 'implicit.test');
     assert.equal(view.attempts[0].ip, SECONDARY);
@@ -101,7 +103,7 @@ describe('RFC 7505 null MX', () => {
     assert.match(r.last_response ?? '', /null MX/);
     const event = view.events.find((e) => e.type === 'message.bounced')!;
     assert.equal(event.data.classification, 'hard');
-    const [dsn] = (await rig.sink(SENDER_MX).waitFor((ms) => ms.some(to('nullmx-sender@acme.test')))).filter(to('nullmx-sender@acme.test'));
+    const [dsn] = (await rig.sink(SENDER_MX).waitFor((ms) => ms.some(to('nullmx-sender@acme.test')), SINK_WAIT_MS)).filter(to('nullmx-sender@acme.test'));
     assert.equal(dsn.mailFrom, '');
     const parsed = await parseDsnWithPython(dsn.raw);
     assert.equal(parsed.content_type, 'multipart/report');
@@ -183,7 +185,7 @@ describe('delivery.allow_private: MX hosts on internal addresses', () => {
     rig.dns.mx('internal.test', ['mx.internal.test']);
     rig.dns.a('mx.internal.test', PRIMARY);
     const sent = await strict.cli('send', '--from', 'app@acme.test', '--to', 'user@internal.test');
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 20_000;
     let view: MessageView = await strict.cli('queue', 'show', sent.id);
     while (!eventTypes(view).includes('message.bounced') && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));

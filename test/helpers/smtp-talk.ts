@@ -161,7 +161,7 @@ export async function connectSmtp(options: TalkOptions): Promise<SmtpTalk> {
       if (reply.code !== 220) throw Object.assign(new Error(`STARTTLS refused: ${reply.last}`), { code: 'SMTP_TALK_STARTTLS' });
       const plain = socket;
       plain.off('data', onData);
-      const secure = tlsConnect({ socket: plain, rejectUnauthorized: false, servername: undefined });
+      const secure = tlsConnect({ socket: plain, rejectUnauthorized: false });
       socket = secure;
       attach(secure);
       await once(secure, 'secureConnect');

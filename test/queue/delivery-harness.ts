@@ -104,7 +104,7 @@ export async function startDeliveryRig(options: RigOptions): Promise<DeliveryRig
       return id;
     },
     show: (id) => postline.cli('queue', 'show', id) as Promise<MessageView>,
-    async waitFor(id, done, timeoutMs = 10_000) {
+    async waitFor(id, done, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       let view = await rig.show(id);
       while (!done(view)) {

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
 import type { Database, RecipientStatus } from '../database.ts';
 import { insertEvents, type NewEvent } from './events.ts';
 
@@ -19,23 +19,33 @@ export interface ClaimedRecipient {
  * in-flight rows whose lease expired (their worker died). The attempt is counted here,
  * before anything is dialled, so a crash mid-delivery shows as an attempt and a retry.
  */
-export async function claimDue(db: Kysely<Database>, options: { owner: string; now: number; leaseMs: number; limit: number }): Promise<ClaimedRecipient[]> {
+export async function claimDue(db: Kysely<Database>, options: { owner: string; now: number; leaseMs: number; limit: number; includeExpiredLeases?: boolean }): Promise<ClaimedRecipient[]> {
   const { owner, now, leaseMs, limit } = options;
-  const due = db.selectFrom('recipients').select('id')
-    .where((eb) => eb.or([
-      eb.and([eb('status', 'in', ['queued', 'deferred']), eb('next_attempt_at', '<=', now)]),
-      eb.and([eb('status', '=', 'inflight'), eb('lease_expires_at', '<=', now)]),
-    ]))
-    .orderBy('next_attempt_at').limit(limit);
-  const rows = await db.updateTable('recipients')
-    .set({ status: 'inflight', lease_owner: owner, lease_expires_at: now + leaseMs, attempts: sql`attempts + 1`, updated_at: now })
-    .where('id', 'in', due)
-    .returning(['id', 'message_id', 'tenant_id', 'rcpt', 'domain', 'attempts', 'expires_at', 'dsn_notify', 'dsn_orcpt'])
-    .execute();
-  return rows.map((r) => ({
+  const claim = async (due: SelectQueryBuilder<Database, 'recipients', { id: number }>) => {
+    const rows = await db.updateTable('recipients')
+      .set({ status: 'inflight', lease_owner: owner, lease_expires_at: now + leaseMs, attempts: sql`attempts + 1`, updated_at: now })
+      .where('id', 'in', due)
+      .returning(['id', 'message_id', 'tenant_id', 'rcpt', 'domain', 'attempts', 'expires_at', 'dsn_notify', 'dsn_orcpt'])
+      .execute();
+    return rows.map(toClaimed);
+  };
+  // Two scans, each on its own partial index (an OR of both would scan the table).
+  const claimed = await claim(db.selectFrom('recipients').select('id')
+    .where('status', 'in', ['queued', 'deferred']).where('next_attempt_at', '<=', now)
+    .orderBy('next_attempt_at').limit(limit));
+  if (options.includeExpiredLeases !== false && claimed.length < limit) {
+    claimed.push(...await claim(db.selectFrom('recipients').select('id')
+      .where('status', '=', 'inflight').where('lease_expires_at', '<=', now)
+      .orderBy('lease_expires_at').limit(limit - claimed.length)));
+  }
+  return claimed;
+}
+
+function toClaimed(r: { id: number; message_id: string; tenant_id: string | null; rcpt: string; domain: string; attempts: number; expires_at: number; dsn_notify: string | null; dsn_orcpt: string | null }): ClaimedRecipient {
+  return {
     id: Number(r.id), messageId: r.message_id, tenantId: r.tenant_id, rcpt: r.rcpt, domain: r.domain,
     attempts: Number(r.attempts), expiresAt: Number(r.expires_at), notify: r.dsn_notify, orcpt: r.dsn_orcpt,
-  }));
+  };
 }
 
 /** Earliest time anything becomes due (for the scheduler's sleep), or null when idle. */
