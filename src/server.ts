@@ -4,15 +4,14 @@ import { writeFile, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import Fastify from 'fastify';
 import type { Config } from './config/index.ts';
 import { parseListen } from './config/index.ts';
 import { openStore, queueCounts, type Store } from './store/index.ts';
 import { createIngress, type Ingress } from './ingress/index.ts';
-import { createScheduler, type Scheduler } from './queue/index.ts';
-import { ConnectionPool } from './delivery/connection-pool.ts';
-import { DnsResolver } from './delivery/dns-resolver.ts';
+import { startDeliveryWorker } from './queue/index.ts';
+import { createLogger as createBaseLogger } from './log/create-logger.ts';
 import { loadTlsMaterial } from './tls/tls-material.ts';
 import { randomSecret } from './security/password-hash.ts';
 
@@ -25,7 +24,7 @@ export interface RunningServer {
 }
 
 export function createLogger(config: Readonly<Config>): Logger {
-  return pino({ level: config.log.level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: false }));
+  return createBaseLogger(config.log.level);
 }
 
 /** The admin token: configured, or generated once into <data_dir>/admin-token (0600). */
@@ -42,33 +41,10 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
   const store = await openStore({ dataDir, databaseUrl: config.database.url });
   const adminTokenFile = await ensureAdminToken(config, dataDir);
   const tls = await loadTlsMaterial({ dataDir, hostname: config.hostname, cert: config.tls.cert, key: config.tls.key });
-  const resolver = new DnsResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout, maxCacheTtlMs: config.dns.max_cache_ttl });
-  const pool = new ConnectionPool({
-    ehloName: config.hostname,
-    port: config.delivery.port,
-    connectTimeoutMs: config.delivery.connect_timeout,
-    greetingTimeoutMs: config.delivery.greeting_timeout,
-    commandTimeoutMs: config.delivery.command_timeout,
-    dataTimeoutMs: config.delivery.data_timeout,
-    maxConnectionsPerDestination: config.delivery.max_connections_per_destination,
-    maxConnections: config.delivery.max_connections,
-    maxMessagesPerConnection: config.delivery.max_messages_per_connection,
-    idleTimeoutMs: config.delivery.idle_connection_timeout,
-    logger: log.child({ stage: 'delivery' }),
-  });
-  const scheduler: Scheduler = createScheduler({
-    store, pool, log: log.child({ stage: 'queue' }),
-    router: { resolver, relayhost: config.delivery.relayhost, allowPrivate: config.delivery.allow_private },
-    owner: `${config.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`,
-    hostname: config.hostname,
-    deliveryPort: config.delivery.port,
-    retrySchedule: config.queue.retry_schedule,
-    queueLifetimeMs: config.queue.max_lifetime,
-    leaseMs: config.queue.lease,
-    pollIntervalMs: config.queue.poll_interval,
-    claimBatch: config.queue.claim_batch,
-  });
-  const ingress: Ingress = createIngress({ config, store, log: log.child({ stage: 'ingress' }), tls, handoff: scheduler });
+  // Delivery runs in its own thread (see queue/delivery-thread.ts); it releases the leases
+  // of a previous run before ingress starts handing it new ones.
+  const delivery = await startDeliveryWorker(config, { owner: `${config.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`, log });
+  const ingress: Ingress = createIngress({ config, store, log: log.child({ stage: 'ingress' }), tls, handoff: delivery });
   const listening = await ingress.listen();
   const http = Fastify({ logger: false });
   http.get('/healthz', async () => ({ status: 'ok' }));
@@ -79,7 +55,6 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
     const a = http.server.address();
     if (a && typeof a === 'object') listening.http = `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   }
-  await scheduler.start();
   let stopping: Promise<void> | null = null;
   return {
     listening,
@@ -90,8 +65,7 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
       stopping ??= (async () => {
         await ingress.close();
         await http.close();
-        await scheduler.stop();
-        await pool.close();
+        await delivery.stop();
         await store.close();
       })();
       return stopping;

@@ -25,6 +25,8 @@ export interface SchedulerOptions {
   readonly claimBatch: number;
   /** Recipients in flight at most; claims pause beyond it. */
   readonly maxInflight?: number;
+  /** Called with the number of recipients whose attempt has finished (settled or failed). */
+  readonly onSettled?: (count: number) => void;
 }
 
 export interface Scheduler {
@@ -38,6 +40,8 @@ export interface Scheduler {
   deliver(claimed: readonly ClaimedRecipient[]): void;
   /** Gives back a reservation whose commit failed. */
   release(count: number): void;
+  /** Starts delivery of recipients another thread reserved and committed (see delivery-thread.ts). */
+  adopt(claimed: readonly ClaimedRecipient[]): void;
   /** New mail was committed: look for work now. */
   wake(): void;
   stop(): Promise<void>;
@@ -92,6 +96,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const p = runGroup(group).finally(() => {
         inflight -= group.length;
         running.delete(p);
+        options.onSettled?.(group.length);
         // More due work than room at the last claim: claim again as room frees up.
         if (!stopped && backlog) schedule(0);
       });
@@ -176,6 +181,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
     release(count) {
       inflight -= count;
+    },
+    adopt(claimed) {
+      if (stopped) return;
+      inflight += claimed.length;
+      startGroups(claimed);
     },
     async stop() {
       stopped = true;

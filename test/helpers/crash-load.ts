@@ -116,15 +116,15 @@ class RawSession {
     socket.on('close', () => this.#fail(new SessionClosedError('connection closed')));
   }
 
-  static async open(endpoint: CrashEndpoint, timeoutMs: number): Promise<RawSession> {
+  static async open(endpoint: CrashEndpoint, connectTimeoutMs: number, replyTimeoutMs: number): Promise<RawSession> {
     const socket = net.connect({ host: endpoint.host, port: endpoint.port });
-    const timer = setTimeout(() => socket.destroy(new SessionClosedError('connect timed out')), timeoutMs);
+    const timer = setTimeout(() => socket.destroy(new SessionClosedError('connect timed out')), connectTimeoutMs);
     try {
       await once(socket, 'connect');
     } finally {
       clearTimeout(timer);
     }
-    return new RawSession(socket, timeoutMs);
+    return new RawSession(socket, replyTimeoutMs);
   }
 
   #onData(d: Buffer): void {
@@ -275,7 +275,7 @@ export function startCrashLoad(options: CrashLoadOptions): CrashLoad {
     for (;;) {
       if (stopped) return null;
       try {
-        const session = await RawSession.open(options.endpoint(), 5000);
+        const session = await RawSession.open(options.endpoint(), 5000, replyTimeoutMs);
         const greeting = await session.read();
         if (greeting.code !== 220) throw new SessionClosedError(`greeting ${greeting.text}`);
         const ehlo = await session.command('EHLO crash-load.test');

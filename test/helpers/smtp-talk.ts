@@ -66,10 +66,13 @@ export function dotStuff(message: string | Buffer): Buffer {
 
 export async function connectSmtp(options: TalkOptions): Promise<SmtpTalk> {
   const timeoutMs = options.timeoutMs ?? 10_000;
-  let socket: Socket | TLSSocket = options.tls
-    ? tlsConnect({ host: options.host, port: options.port, localAddress: options.localAddress, rejectUnauthorized: false })
-    : netConnect({ host: options.host, port: options.port, localAddress: options.localAddress });
-  await once(socket, options.tls ? 'secureConnect' : 'connect');
+  const tcp = netConnect({ host: options.host, port: options.port, localAddress: options.localAddress });
+  await once(tcp, 'connect');
+  let socket: Socket | TLSSocket = tcp;
+  if (options.tls) {
+    socket = tlsConnect({ socket: tcp, rejectUnauthorized: false });
+    await once(socket, 'secureConnect');
+  }
   let buffer = '';
   let current: string[] = [];
   const replies: SmtpReply[] = [];

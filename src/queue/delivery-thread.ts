@@ -1,0 +1,83 @@
+// The delivery loop in its own thread. Node runs JavaScript on one core per thread; an MTA
+// spends about half its CPU receiving and half delivering, so delivery (claims, DNS, the
+// SMTP client, settling) runs here while the main thread serves SMTP and HTTP. Each
+// thread has its own database connection; SQLite serialises their short write transactions.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Config } from '../config/index.ts';
+import { openStore, type ClaimedRecipient } from '../store/index.ts';
+import { ConnectionPool } from '../delivery/connection-pool.ts';
+import { DnsResolver } from '../delivery/dns-resolver.ts';
+import { createLogger } from '../log/create-logger.ts';
+import { createScheduler } from './scheduler.ts';
+
+export type ToDeliveryThread =
+  | { type: 'adopt'; claimed: ClaimedRecipient[] }
+  | { type: 'wake' }
+  | { type: 'stop' };
+
+export type FromDeliveryThread =
+  | { type: 'ready' }
+  | { type: 'settled'; count: number }
+  | { type: 'stopped' }
+  | { type: 'failed'; message: string };
+
+export interface DeliveryThreadData {
+  readonly config: Config;
+  readonly owner: string;
+  readonly maxInflight: number;
+}
+
+const port = parentPort!;
+const { config, owner, maxInflight } = workerData as DeliveryThreadData;
+const post = (m: FromDeliveryThread) => port.postMessage(m);
+const log = createLogger(config.log.level, { thread: 'delivery' });
+
+try {
+  const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database.url });
+  const resolver = new DnsResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout, maxCacheTtlMs: config.dns.max_cache_ttl });
+  const pool = new ConnectionPool({
+    ehloName: config.hostname,
+    port: config.delivery.port,
+    connectTimeoutMs: config.delivery.connect_timeout,
+    greetingTimeoutMs: config.delivery.greeting_timeout,
+    commandTimeoutMs: config.delivery.command_timeout,
+    dataTimeoutMs: config.delivery.data_timeout,
+    maxConnectionsPerDestination: config.delivery.max_connections_per_destination,
+    maxConnections: config.delivery.max_connections,
+    maxMessagesPerConnection: config.delivery.max_messages_per_connection,
+    idleTimeoutMs: config.delivery.idle_connection_timeout,
+    logger: log.child({ stage: 'delivery' }),
+  });
+  const scheduler = createScheduler({
+    store, pool, log: log.child({ stage: 'queue' }),
+    router: { resolver, relayhost: config.delivery.relayhost, allowPrivate: config.delivery.allow_private },
+    owner,
+    hostname: config.hostname,
+    deliveryPort: config.delivery.port,
+    retrySchedule: config.queue.retry_schedule,
+    queueLifetimeMs: config.queue.max_lifetime,
+    leaseMs: config.queue.lease,
+    pollIntervalMs: config.queue.poll_interval,
+    claimBatch: config.queue.claim_batch,
+    maxInflight,
+    onSettled: (count) => post({ type: 'settled', count }),
+  });
+  port.on('message', (m: ToDeliveryThread) => {
+    if (m.type === 'adopt') scheduler.adopt(m.claimed);
+    else if (m.type === 'wake') scheduler.wake();
+    else if (m.type === 'stop') {
+      void (async () => {
+        await scheduler.stop();
+        await pool.close();
+        await store.close();
+        post({ type: 'stopped' });
+        port.close();
+      })();
+    }
+  });
+  await scheduler.start();
+  post({ type: 'ready' });
+} catch (err) {
+  log.fatal({ err }, 'delivery thread failed to start');
+  post({ type: 'failed', message: (err as Error).message });
+}
