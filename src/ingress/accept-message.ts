@@ -4,7 +4,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
-import { smtpError, SmtpError } from '../smtp/index.ts';
+import { smtpError, SmtpError, domainOf } from '../smtp/index.ts';
 import { newId, insertMessage, type Store, type NewRecipient, type ClaimedRecipient } from '../store/index.ts';
 import { MessageIntake } from './message-intake.ts';
 import { rewriteHeaders, type HeaderFacts } from './header-policy.ts';
@@ -16,6 +16,7 @@ export interface AcceptContext {
   readonly store: Store;
   readonly directory: TenantDirectory;
   readonly hostname: string;
+  readonly hostedDomains: ReadonlySet<string>;
   readonly maxMessageBytes: number;
   readonly maxHeaderBytes: number;
   readonly queueLifetimeMs: number;
@@ -88,15 +89,17 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
   }
   const body = writer.result;
   if (body.path) await ctx.store.spool.syncDir();
+  // On the MX side, mail for hosted domains stays here; only an authorised client relays.
   const recipients: NewRecipient[] = rcpts.map((r) => ({
     rcpt: r.address,
+    received: ctx.kind === 'mx' && ctx.hostedDomains.has(domainOf(r.address)),
     notify: r.dsn?.notify?.length ? r.dsn.notify.join(',') : null,
     orcpt: r.dsn?.orcpt ?? null,
   }));
   const mailFrom = envelope.mailFrom ? envelope.mailFrom.address : '';
   const ret = envelope.dsn?.ret?.toUpperCase();
-  const relay = !(ctx.kind === 'mx' && !user);
-  const lease = relay ? ctx.handoff?.reserve(recipients.length) ?? null : null;
+  const relayed = recipients.filter((r) => !r.received).length;
+  const lease = relayed ? ctx.handoff?.reserve(relayed) ?? null : null;
   let claimed: ClaimedRecipient[];
   try {
     claimed = await ctx.store.write((trx) => insertMessage(trx, {
@@ -117,11 +120,10 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
       clientIp: session.remoteAddress,
       authUser: user?.username ?? null,
       recipients,
-      initialStatus: relay ? 'queued' : 'received',
       leaseTo: lease,
     }, { now: Date.now(), lifetimeMs: ctx.queueLifetimeMs }));
   } catch (err) {
-    if (lease) ctx.handoff?.release(recipients.length);
+    if (lease) ctx.handoff?.release(relayed);
     if (body.path) await ctx.store.spool.remove(body.path);
     throw smtpError('C451LocalErr', 'Temporary problem storing the message, please try again', { cause: err, userError: false });
   }

@@ -45,12 +45,17 @@ export interface HeaderFacts {
 }
 
 const CONTROL_PREFIX = 'x-postline-';
+/** RFC 5321 §6.3: a message that has passed this many hosts is in a loop. */
+const MAX_RECEIVED_HEADERS = 50;
 
 /**
  * Builds the header section to store and fills `facts`. Throws SmtpError when the
  * message must be refused (From: outside the tenant's domains).
  */
 export function rewriteHeaders(headers: IntakeHeaders, info: ReceivedInfo, user: SessionUser | undefined, ownedFromDomains: (domains: string[]) => boolean, facts: HeaderFacts): Buffer {
+  if (headers.fields.filter((f) => f.key === 'received').length >= MAX_RECEIVED_HEADERS) {
+    throw smtpError('C554Loop', `Too many hops: more than ${MAX_RECEIVED_HEADERS} Received headers (mail loop)`);
+  }
   facts.messageId = headers.get('message-id') ?? null;
   facts.subject = headers.get('subject') ?? null;
   facts.from = headers.get('from') ?? null;

@@ -61,7 +61,7 @@ export function createIngress(options: IngressOptions): Ingress {
     const policy: PolicyContext = { kind: spec.kind, directory, hostedDomains: hosted };
     const listenerLog = log.child({ listener: spec.name });
     const acceptCtx = {
-      kind: spec.kind, store, directory, hostname: config.hostname,
+      kind: spec.kind, store, directory, hostname: config.hostname, hostedDomains: hosted,
       maxMessageBytes: config.smtp.max_message_bytes, maxHeaderBytes: config.smtp.max_header_bytes,
       queueLifetimeMs: config.queue.max_lifetime, log: listenerLog, handoff: options.handoff,
     };

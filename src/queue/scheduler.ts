@@ -145,8 +145,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const settlement = await settle(info, group, outcomes, attempt, {
         owner: options.owner, hostname: options.hostname, retrySchedule: options.retrySchedule, queueLifetimeMs: options.queueLifetimeMs,
       });
-      // Not fsync'd on its own: losing a settlement in a crash repeats a delivery, loses nothing.
-      await store.write(settlement.write, { durable: false });
+      // Not fsync'd on its own: losing a settlement in a crash repeats a delivery, loses nothing;
+      // unless the spool file is unlinked next, when a lost settlement would leave a body-less row.
+      await store.write(settlement.write, { durable: settlement.final && !!meta.body_path });
       if (settlement.dsnQueued) schedule(0);
       if (settlement.final && meta.body_path) {
         const path = await bodyPathIfFinal(store.db, meta.id);

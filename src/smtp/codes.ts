@@ -39,6 +39,8 @@ export const Replies = {
   C555ParamNotSupported: [555, '5.5.4'],
   /** RFC 6531 §3.5: SMTPUTF8 address without the SMTPUTF8 parameter. */
   C553NeedUtf8: [553, '5.6.7'],
+  /** RFC 5321 §6.3 / RFC 3463 X.4.6: routing loop detected. */
+  C554Loop: [554, '5.4.6'],
   /** Header section too large to process. */
   C552HeaderTooBig: [552, '5.6.0'],
 } as const satisfies Record<string, Reply>;

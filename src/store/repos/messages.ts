@@ -7,6 +7,8 @@ import { domainOf } from '../../smtp/index.ts';
 
 export interface NewRecipient {
   readonly rcpt: string;
+  /** Kept here (mail for a hosted domain taken in on the MX side), not relayed. */
+  readonly received?: boolean;
   readonly notify?: string | null;
   readonly orcpt?: string | null;
 }
@@ -67,7 +69,7 @@ export async function insertMessage(db: Kysely<Database>, msg: NewMessage, optio
     created_at: now,
   }).execute();
   const lease = msg.initialStatus === 'received' ? null : msg.leaseTo ?? null;
-  const status = msg.initialStatus ?? 'queued';
+  const kept = (r: NewRecipient) => msg.initialStatus === 'received' || r.received === true;
   const ids: number[] = [];
   for (let i = 0; i < msg.recipients.length; i += 500) {
     const rows = await db.insertInto('recipients').values(msg.recipients.slice(i, i + 500).map((r) => ({
@@ -75,12 +77,12 @@ export async function insertMessage(db: Kysely<Database>, msg: NewMessage, optio
       tenant_id: msg.tenantId,
       rcpt: r.rcpt,
       domain: domainOf(r.rcpt),
-      status: lease ? 'inflight' as const : status,
-      attempts: lease ? 1 : 0,
+      status: kept(r) ? 'received' as const : lease ? 'inflight' as const : 'queued' as const,
+      attempts: lease && !kept(r) ? 1 : 0,
       next_attempt_at: now,
       expires_at: now + options.lifetimeMs,
-      lease_owner: lease?.owner ?? null,
-      lease_expires_at: lease ? now + lease.leaseMs : null,
+      lease_owner: lease && !kept(r) ? lease.owner : null,
+      lease_expires_at: lease && !kept(r) ? now + lease.leaseMs : null,
       dsn_notify: r.notify ?? null,
       dsn_orcpt: r.orcpt ?? null,
       last_code: null,
@@ -92,7 +94,7 @@ export async function insertMessage(db: Kysely<Database>, msg: NewMessage, optio
     for (const row of rows) ids.push(Number(row.id));
   }
   const event: NewEvent = {
-    type: status === 'received' ? 'message.inbound' : 'message.queued',
+    type: msg.recipients.every(kept) ? 'message.inbound' : 'message.queued',
     tenantId: msg.tenantId,
     messageId: msg.id,
     data: {
@@ -107,10 +109,10 @@ export async function insertMessage(db: Kysely<Database>, msg: NewMessage, optio
     },
   };
   await insertEvents(db, [event], now);
-  return msg.recipients.map((r, i) => ({
+  return msg.recipients.flatMap((r, i) => kept(r) ? [] : [{
     id: ids[i], messageId: msg.id, tenantId: msg.tenantId, rcpt: r.rcpt, domain: domainOf(r.rcpt), attempts: lease ? 1 : 0,
     expiresAt: now + options.lifetimeMs, notify: r.notify ?? null, orcpt: r.orcpt ?? null,
-  }));
+  }]);
 }
 
 export async function getMessage(db: Kysely<Database>, id: string) {
