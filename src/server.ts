@@ -40,6 +40,8 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
   const dataDir = resolve(config.data_dir);
   const store = await openStore({ dataDir, databaseUrl: config.database.url });
   const adminTokenFile = await ensureAdminToken(config, dataDir);
+  const orphans = await store.sweepSpool();
+  if (orphans) log.info({ removed: orphans }, 'removed spool files of messages never accepted');
   const tls = await loadTlsMaterial({ dataDir, hostname: config.hostname, cert: config.tls.cert, key: config.tls.key });
   // Delivery runs in its own thread (see queue/delivery-thread.ts); it releases the leases
   // of a previous run before ingress starts handing it new ones.

@@ -31,6 +31,7 @@ const port = parentPort!;
 const { config, owner, maxInflight } = workerData as DeliveryThreadData;
 const post = (m: FromDeliveryThread) => port.postMessage(m);
 const log = createLogger(config.log.level, { thread: 'delivery' });
+const adopted = new Set<number>();
 
 try {
   const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database.url });
@@ -60,10 +61,18 @@ try {
     pollIntervalMs: config.queue.poll_interval,
     claimBatch: config.queue.claim_batch,
     maxInflight,
-    onSettled: (count) => post({ type: 'settled', count }),
+    // Only handed-over recipients count against the main thread's reservations.
+    onSettled: (group) => {
+      let count = 0;
+      for (const r of group) if (adopted.delete(r.id)) count++;
+      if (count) post({ type: 'settled', count });
+    },
   });
   port.on('message', (m: ToDeliveryThread) => {
-    if (m.type === 'adopt') scheduler.adopt(m.claimed);
+    if (m.type === 'adopt') {
+      for (const r of m.claimed) adopted.add(r.id);
+      scheduler.adopt(m.claimed);
+    }
     else if (m.type === 'wake') scheduler.wake();
     else if (m.type === 'stop') {
       void (async () => {

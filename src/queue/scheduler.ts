@@ -25,8 +25,10 @@ export interface SchedulerOptions {
   readonly claimBatch: number;
   /** Recipients in flight at most; claims pause beyond it. */
   readonly maxInflight?: number;
-  /** Called with the number of recipients whose attempt has finished (settled or failed). */
-  readonly onSettled?: (count: number) => void;
+  /** Called with the recipients whose attempt has finished (settled or failed). */
+  readonly onSettled?: (group: readonly ClaimedRecipient[]) => void;
+  /** On stop, how long attempts under way may take to finish before they are aborted. */
+  readonly drainTimeoutMs?: number;
 }
 
 export interface Scheduler {
@@ -96,7 +98,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const p = runGroup(group).finally(() => {
         inflight -= group.length;
         running.delete(p);
-        options.onSettled?.(group.length);
+        options.onSettled?.(group);
         // More due work than room at the last claim: claim again as room frees up.
         if (!stopped && backlog) schedule(0);
       });
@@ -141,7 +143,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }, group.map((r) => ({ id: r.id, rcpt: r.rcpt, notify: r.notify, orcpt: r.orcpt })), {
         pool: options.pool, router: options.router, port: options.deliveryPort, signal: controller.signal,
       });
-      if (stopped) return; // Shutting down: the lease is released at the next start.
       const settlement = await settle(info, group, outcomes, attempt, {
         owner: options.owner, hostname: options.hostname, retrySchedule: options.retrySchedule, queueLifetimeMs: options.queueLifetimeMs,
       });
@@ -189,10 +190,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       startGroups(claimed);
     },
     async stop() {
+      // No new work; attempts under way finish and record their outcome (so a message
+      // delivered during shutdown is not delivered again), then stragglers are aborted
+      // and recorded as deferred.
       stopped = true;
       if (timer) clearTimeout(timer);
+      const drained = Promise.allSettled([...running]);
+      const limit = new Promise<void>((resolve) => setTimeout(resolve, options.drainTimeoutMs ?? 10_000).unref());
+      await Promise.race([drained, limit]);
       controller.abort();
-      await Promise.allSettled([...running]);
+      await drained;
     },
     stats: () => ({ inflight, groups }),
   };

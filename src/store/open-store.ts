@@ -36,6 +36,11 @@ export interface Store {
   /** The message bytes, from the row or from the spool. */
   openBody(messageId: string): Promise<Buffer | Readable>;
   writeStats(): { batches: number; writes: number };
+  /**
+   * Removes spool files no message refers to (DATA cut short by a crash). Call before the
+   * listeners start, when no DATA can be in progress.
+   */
+  sweepSpool(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -76,6 +81,17 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       throw new StoreUnavailableError(`message ${messageId} has no body`);
     },
     writeStats: () => batcher.stats(),
+    async sweepSpool() {
+      let removed = 0;
+      for (const name of await spool.list()) {
+        const row = await db.selectFrom('messages').select('id').where('body_path', '=', name).executeTakeFirst();
+        if (!row) {
+          await spool.remove(name);
+          removed++;
+        }
+      }
+      return removed;
+    },
     async close() {
       await db.destroy();
       await wal.close();

@@ -55,7 +55,7 @@ function endpoint(value: string | null): Endpoint | null {
 }
 
 export async function runCli(env: Record<string, string>, args: string[]): Promise<any> {
-  const { stdout } = await execFileP(process.execPath, [MAIN, '--json', ...args], { env: { ...process.env, ...env }, cwd: ROOT });
+  const { stdout } = await execFileP(process.execPath, [MAIN, '--json', ...args], { env: { ...process.env, ...env }, cwd: ROOT, maxBuffer: 256 * 1024 * 1024 });
   const lines = stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]);
 }
