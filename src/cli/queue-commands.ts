@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import {
   listQueue, retryNow, cancelMessage, getMessageMeta, listRecipients, listAttempts, listEventsForMessage, insertMessage,
-  newId, findTenant, listTenants, listDomains, StoreError, type RecipientStatus,
+  newId, findTenant, listTenants, listDomains, StoreError, bodyPathIfFinal, type RecipientStatus,
 } from '../store/index.ts';
 import { parseAddress } from '../smtp/index.ts';
 import { configFrom, output, type GlobalOptions } from './main.ts';
@@ -61,6 +61,8 @@ export function registerQueueCommands(program: Command): void {
     .description('cancel a message\'s undelivered recipients')
     .action(async (id: string) => withStore(g(), async (store) => {
       const n = await store.write((trx) => cancelMessage(trx, id));
+      const path = await bodyPathIfFinal(store.db, id);
+      if (path) await store.spool.remove(path);
       output(g(), { cancelled: n }, `${n} recipient(s) cancelled`);
     }));
 

@@ -132,8 +132,9 @@ export class ConnectionPool {
         last = result.error;
         attempt.errors.push({ host: host.host, address: host.address, message: last.message });
         this.#options.logger?.info({ destination: target.destination, host: host.host, address: host.address, code: last.code, err: last.message }, 'delivery host failed');
-        // RFC 5321 §3.1: a 5yz greeting is the host's final word; aborts end the attempt.
-        if (last.permanent || last.code === DeliveryErrorCodes.Aborted || last.code === DeliveryErrorCodes.PoolUnavailable) break;
+        // A 5yz greeting refuses this host's service, not the mail: try the next MX, as
+        // Postfix does (smtp_skip_5xx_greeting); only the last host's 5yz bounces. Aborts end the attempt.
+        if (last.code === DeliveryErrorCodes.Aborted || last.code === DeliveryErrorCodes.PoolUnavailable) break;
       }
     } catch (err) {
       last = toDeliveryError(err);

@@ -245,13 +245,20 @@ describe('RFC 5321 §5.1 MX fallback', () => {
     assert.match(attempt.errors[0].message, /^421 4\.3\.2 Shutting down/);
   });
 
-  it('bounces every recipient on a 554 greeting without trying further hosts', async () => {
+  it('skips a host that greets with 554 and delivers through the next MX (as Postfix smtp_skip_5xx_greeting)', async () => {
     const refusing = await sink({ host: '127.0.0.2', greeting: '554 5.7.1 No service' });
     const other = await sink({ host: '127.0.0.3' });
     const pool = track(makePool());
-    const { outcomes } = await pool.deliver(target(refusing, other), message(['b@dest.test']));
+    const { outcomes, attempt } = await pool.deliver(target(refusing, other), message(['b@dest.test']));
+    assert.deepEqual(outcomes.map((o) => o.status), ['delivered']);
+    assert.match(attempt.errors[0].message, /^554 5\.7\.1 No service/);
+  });
+
+  it('bounces every recipient when the last MX greets with 554', async () => {
+    const refusing = await sink({ host: '127.0.0.2', greeting: '554 5.7.1 No service' });
+    const pool = track(makePool());
+    const { outcomes } = await pool.deliver(target(refusing), message(['b@dest.test']));
     assert.deepEqual(outcomes.map((o) => [o.status, o.smtpCode, o.enhanced]), [['bounced', 554, '5.7.1']]);
-    assert.equal(other.connections.total, 0);
   });
 });
 

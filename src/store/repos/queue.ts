@@ -148,7 +148,10 @@ export async function retryNow(db: Kysely<Database>, target: { messageId: string
   return Number((await q.executeTakeFirst()).numUpdatedRows);
 }
 
-/** Cancels the message's recipients that are not final yet (queue delete). */
+/**
+ * Cancels the message's recipients that are not final yet (queue delete). Returns how many;
+ * the caller removes the spool file once nothing is in flight (see bodyPathIfFinal).
+ */
 export async function cancelMessage(db: Kysely<Database>, messageId: string, now = Date.now()): Promise<number> {
   const rows = await db.updateTable('recipients').set({ status: 'cancelled', lease_owner: null, lease_expires_at: null, updated_at: now })
     .where('message_id', '=', messageId).where('status', 'in', ['queued', 'deferred', 'inflight'])
