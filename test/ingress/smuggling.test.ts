@@ -104,7 +104,12 @@ describe('RFC 5321 §2.3.8 SMTP smuggling on submission (authenticated, relayed)
     await sleep(300);
     assert.deepEqual(sink.messages.map((m) => m.rcptTo), [['control@example.net']]);
     assert.ok(!sink.messages.some((m) => m.raw.includes('injected') || m.raw.includes('smuggle carrier')));
-    const delivered: Array<{ recipient: string }> = await server.cli('queue', 'list', '--state', 'delivered');
+    // The sink has the message before Postline hears its 250, so wait for the state to settle.
+    let delivered: Array<{ recipient: string }> = [];
+    for (let i = 0; i < 20 && delivered.length === 0; i++) {
+      if (i > 0) await sleep(250);
+      delivered = await server.cli('queue', 'list', '--state', 'delivered');
+    }
     assert.deepEqual(delivered.map((r) => r.recipient), ['control@example.net']);
     assert.deepEqual(await server.cli('queue', 'list'), [], 'nothing queued, in flight or deferred');
   });
