@@ -41,8 +41,9 @@ export class NodeSqliteDatabase implements SqliteDatabase {
     this.raw.exec('PRAGMA synchronous = FULL');
     this.raw.exec('PRAGMA foreign_keys = ON');
     this.raw.exec('PRAGMA busy_timeout = 5000');
-    // Bodies up to ~1 MiB live in the database; a larger cache keeps the hot queue pages in memory.
-    this.raw.exec('PRAGMA cache_size = -65536');
+    // 16 MiB of page cache per connection (two: ingress and delivery) keeps the hot queue
+    // pages in memory; bodies are read once per attempt and need not stay cached.
+    this.raw.exec('PRAGMA cache_size = -16384');
     this.raw.exec('PRAGMA wal_autocheckpoint = 4000');
   }
 
