@@ -7,6 +7,7 @@ import type { Config } from '../config/index.ts';
 import { openStore, type ClaimedRecipient } from '../store/index.ts';
 import { ConnectionPool } from '../delivery/connection-pool.ts';
 import { DnsResolver } from '../delivery/dns-resolver.ts';
+import { installFastDotStuffing } from '../delivery/dot-stuffing.ts';
 import { createLogger } from '../log/create-logger.ts';
 import { createScheduler } from './scheduler.ts';
 
@@ -34,6 +35,7 @@ const log = createLogger(config.log.level, { thread: 'delivery' });
 const adopted = new Set<number>();
 
 try {
+  await installFastDotStuffing();
   const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database.url });
   const resolver = new DnsResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout, maxCacheTtlMs: config.dns.max_cache_ttl });
   const pool = new ConnectionPool({
