@@ -1,6 +1,13 @@
 import { startServer, createLogger } from '../server.ts';
 import { configFrom, type GlobalOptions } from './main.ts';
 
+const ROLES: Record<string, string> = {
+  smtp: 'submission, STARTTLS + AUTH',
+  smtps: 'submission, implicit TLS + AUTH',
+  mx: 'inbound MX for hosted domains',
+  http: 'HTTP API, /healthz, /readyz',
+};
+
 export async function startCommand(opts: GlobalOptions): Promise<void> {
   const config = configFrom(opts);
   const log = createLogger(config);
@@ -19,7 +26,7 @@ export async function startCommand(opts: GlobalOptions): Promise<void> {
   else {
     process.stdout.write([
       `Postline is running (pid ${process.pid}), data in ${server.dataDir}`,
-      ...Object.entries(server.listening).map(([k, v]) => `  ${k.padEnd(6)} listening on ${v}`),
+      ...Object.entries(server.listening).map(([k, v]) => `  ${k.padEnd(6)} listening on ${v.padEnd(20)} ${ROLES[k] ?? ''}`.trimEnd()),
       server.adminTokenFile ? `  admin token in ${server.adminTokenFile}` : '  admin token from configuration',
       '  stop with Ctrl-C',
       '',
