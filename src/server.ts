@@ -5,12 +5,13 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import Fastify from 'fastify';
 import type { Config } from './config/index.ts';
 import { parseListen } from './config/index.ts';
-import { openStore, queueCounts, type Store } from './store/index.ts';
+import { openStore, type Store } from './store/index.ts';
+import { createApiApp } from './api/index.ts';
 import { createIngress, type Ingress } from './ingress/index.ts';
 import { startDeliveryWorker } from './queue/index.ts';
+import { createRetentionJob, createWebhookDispatcher } from './events/index.ts';
 import { createLogger as createBaseLogger } from './log/create-logger.ts';
 import { loadTlsMaterial } from './tls/tls-material.ts';
 import { randomSecret } from './security/password-hash.ts';
@@ -28,29 +29,33 @@ export function createLogger(config: Readonly<Config>): Logger {
 }
 
 /** The admin token: configured, or generated once into <data_dir>/admin-token (0600). */
-async function ensureAdminToken(config: Readonly<Config>, dataDir: string): Promise<string | null> {
-  if (config.admin_token) return null;
+async function ensureAdminToken(config: Readonly<Config>, dataDir: string): Promise<{ file: string | null; token: string | null }> {
+  if (config.admin_token) return { file: null, token: config.admin_token };
   const file = join(dataDir, 'admin-token');
   if (!existsSync(file)) await writeFile(file, `${randomSecret(32)}\n`, { mode: 0o600, flag: 'wx' }).catch(() => undefined);
-  await readFile(file, 'utf8');
-  return file;
+  const token = (await readFile(file, 'utf8')).trim();
+  return { file, token: token || null };
 }
 
 export async function startServer(config: Readonly<Config>, log: Logger = createLogger(config)): Promise<RunningServer> {
   const dataDir = resolve(config.data_dir);
   const store = await openStore({ dataDir, databaseUrl: config.database.url });
-  const adminTokenFile = await ensureAdminToken(config, dataDir);
+  const { file: adminTokenFile, token: adminToken } = await ensureAdminToken(config, dataDir);
   const orphans = await store.sweepSpool();
   if (orphans) log.info({ removed: orphans }, 'removed spool files of messages never accepted');
   const tls = await loadTlsMaterial({ dataDir, hostname: config.hostname, cert: config.tls.cert, key: config.tls.key });
   // Delivery runs in its own thread (see queue/delivery-thread.ts); it releases the leases
   // of a previous run before ingress starts handing it new ones.
   const delivery = await startDeliveryWorker(config, { owner: `${config.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`, log });
+  // Webhooks and retention run here in the main thread, apart from delivery: a dead or slow
+  // endpoint holds webhook slots, never mail.
+  const webhooks = createWebhookDispatcher({ config, store, log });
+  await webhooks.start();
+  const retention = createRetentionJob({ config, store, log });
+  retention.start();
   const ingress: Ingress = createIngress({ config, store, log: log.child({ stage: 'ingress' }), tls, handoff: delivery });
   const listening = await ingress.listen();
-  const http = Fastify({ logger: false });
-  http.get('/healthz', async () => ({ status: 'ok' }));
-  http.get('/readyz', async () => ({ status: 'ok', queue: await queueCounts(store.db) }));
+  const http = await createApiApp({ config, store, log, adminToken, handoff: delivery });
   const httpAddr = parseListen(config.http.listen);
   if (httpAddr) {
     await http.listen({ host: httpAddr.host, port: httpAddr.port });
@@ -68,6 +73,8 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
         await ingress.close();
         await http.close();
         await delivery.stop();
+        await webhooks.stop();
+        await retention.stop();
         await store.close();
       })();
       return stopping;

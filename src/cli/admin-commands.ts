@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { createTenant, findTenant, listTenants, addDomain, listDomains, createCredential, StoreError } from '../store/index.ts';
 import { hashPassword, randomSecret } from '../security/password-hash.ts';
 import { output, type GlobalOptions } from './main.ts';
+import { createApiKey } from '../api/index.ts';
 import { withStore } from './open-cli-store.ts';
 
 async function tenantOrFail(store: Parameters<Parameters<typeof withStore>[1]>[0], name: string) {
@@ -37,6 +38,21 @@ export function registerAdminCommands(program: Command): void {
       const password = randomSecret(24);
       const cred = await createCredential(store.db, t.id, username, await hashPassword(password));
       output(g(), { id: cred.id, tenant: t.name, username, password }, `username: ${username}\npassword: ${password}\n(store the password now: it is not shown again)`);
+    }));
+
+  program.command('key').description('API keys')
+    .command('create')
+    .description('create an API key for a tenant (the key is shown once)')
+    .requiredOption('--tenant <name>', 'tenant name or id')
+    .option('--name <name>', 'a label for the key', 'cli')
+    .option('--scopes <list>', 'comma-separated: send, read, manage', 'send,read')
+    .action(async (o: { tenant: string; name: string; scopes: string }) => withStore(g(), async (store) => {
+      const t = await tenantOrFail(store, o.tenant);
+      const scopes = o.scopes.split(',').map((x) => x.trim()).filter(Boolean);
+      const bad = scopes.filter((x) => !['send', 'read', 'manage'].includes(x));
+      if (bad.length || scopes.length === 0) throw new StoreError('SCOPES_INVALID', `--scopes takes send, read and/or manage (got "${o.scopes}")`);
+      const key = await createApiKey(store, t.id, { name: o.name, scopes: scopes as ('send' | 'read' | 'manage')[] });
+      output(g(), key, `key: ${key.key}\nscopes: ${scopes.join(', ')}\n(store the key now: it is not shown again)`);
     }));
 
   const domain = program.command('domain').description('sending domains');

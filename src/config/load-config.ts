@@ -52,6 +52,12 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) 
   POSTLINE_DATABASE_URL: { path: ['database', 'url'], parse: (v) => v || null },
   POSTLINE_ADMIN_TOKEN: { path: ['admin_token'], parse: (v) => v || null },
   POSTLINE_LOG_LEVEL: { path: ['log', 'level'], parse: String },
+  POSTLINE_WEBHOOK_ALLOW_PRIVATE: { path: ['webhooks', 'allow_private'], parse: bool('POSTLINE_WEBHOOK_ALLOW_PRIVATE') },
+  POSTLINE_WEBHOOK_TIMEOUT: { path: ['webhooks', 'timeout'], parse: String },
+  POSTLINE_WEBHOOK_RETRY_SCHEDULE: { path: ['webhooks', 'retry_schedule'], parse: list },
+  POSTLINE_WEBHOOK_DISABLE_AFTER: { path: ['webhooks', 'disable_after'], parse: String },
+  POSTLINE_RETENTION_EVENTS_DAYS: { path: ['retention', 'events_days'], parse: int('POSTLINE_RETENTION_EVENTS_DAYS') },
+  POSTLINE_RETENTION_BODIES_DAYS: { path: ['retention', 'bodies_days'], parse: int('POSTLINE_RETENTION_BODIES_DAYS') },
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

@@ -52,6 +52,10 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   http: z.strictObject({
     listen: listen.default('127.0.0.1:8025'),
+    /** Socket level: the whole request (headers and body) must arrive within this time (408 otherwise). */
+    request_timeout: duration.prefault('60s'),
+    /** Application level: a handler still running after this answers 503 and its request.signal aborts. */
+    handler_timeout: duration.prefault('30s'),
   }).prefault({}),
   tls: z.strictObject({
     /** PEM certificate chain; a self-signed one is made in the data dir when absent. */
@@ -98,6 +102,26 @@ export const configSchema = z.strictObject({
     poll_interval: duration.prefault('1s'),
     /** Recipients claimed per scheduling round. */
     claim_batch: z.number().int().positive().default(500),
+  }).prefault({}),
+  webhooks: z.strictObject({
+    /** Allow webhook URLs that resolve to loopback, private or link-local addresses (the SSRF guard off). */
+    allow_private: z.boolean().default(false),
+    /** One call to an endpoint: connect, request, response headers and the first KB of the body. */
+    timeout: duration.prefault('10s'),
+    /** Delay before attempt n+1 after n failed attempts; when it runs out the delivery has failed. */
+    retry_schedule: z.array(duration).min(1).prefault(['5s', '5m', '30m', '2h', '5h', '10h', '10h']),
+    /** Calls in flight to one endpoint. */
+    max_concurrency_per_endpoint: z.number().int().positive().max(100).default(4),
+    /** Calls in flight to all endpoints together. */
+    max_concurrency: z.number().int().positive().max(10_000).default(64),
+    /** An endpoint that has failed every call for this long is disabled (event webhook.disabled). */
+    disable_after: duration.prefault('3d'),
+  }).prefault({}),
+  retention: z.strictObject({
+    /** Events (and webhook delivery logs) older than this many days are deleted; 0 keeps them. */
+    events_days: z.number().int().nonnegative().default(30),
+    /** Message bodies of finished messages older than this many days are deleted; 0 keeps them. */
+    bodies_days: z.number().int().nonnegative().default(7),
   }).prefault({}),
   database: z.strictObject({
     /** Empty: SQLite at <data_dir>/postline.db. `postgres://…` arrives with the scale-out work. */

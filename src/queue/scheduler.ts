@@ -137,6 +137,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const info: MessageInfo = {
         id: meta.id, tenantId: meta.tenant_id, origin: meta.origin, mailFrom: meta.mail_from, isBounce: meta.is_bounce === 1,
         createdAt: Number(meta.created_at), headerSize: meta.header_size, size: meta.size, dsnRet: meta.dsn_ret, dsnEnvid: meta.dsn_envid, body,
+        tags: meta.tags ? (JSON.parse(meta.tags) as string[]) : null,
+        metadata: meta.metadata ? (JSON.parse(meta.metadata) as Record<string, unknown>) : null,
       };
       const { outcomes, attempt } = await deliverGroup(first.domain, {
         id: meta.id, mailFrom: meta.mail_from, size: meta.size, body, envid: meta.dsn_envid, ret: meta.dsn_ret, smtputf8: meta.smtputf8 === 1,

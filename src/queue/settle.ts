@@ -23,6 +23,9 @@ export interface MessageInfo {
   readonly size: number;
   readonly dsnRet: 'FULL' | 'HDRS' | null;
   readonly dsnEnvid: string | null;
+  /** As given at send time (HTTP API), echoed in every event of the message. */
+  readonly tags?: readonly string[] | null;
+  readonly metadata?: Record<string, unknown> | null;
   readonly body: () => Buffer | Readable;
 }
 
@@ -85,6 +88,8 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
       message_id: message.id, recipient: r.rcpt, recipient_id: r.id, attempt: r.attempts,
       mx_host: attempt.mxHost, ip: attempt.ip, code: o.code, enhanced: o.enhanced, response: o.response,
       tls: attempt.tlsVersion ? { version: attempt.tlsVersion, cipher: attempt.tlsCipher } : null,
+      ...(message.tags ? { tags: message.tags } : {}),
+      ...(message.metadata ? { metadata: message.metadata } : {}),
     };
     const eventData: Record<string, unknown> =
       fate === 'deferred' ? { ...base, next_attempt_at: new Date(nextAt!).toISOString() }

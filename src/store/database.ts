@@ -55,6 +55,12 @@ export interface MessageTable {
   client_ip: string | null;
   auth_user: string | null;
   created_at: number;
+  /** 0003: JSON array of strings given at send time (API), or null. */
+  tags: string | null;
+  /** 0003: JSON object given at send time (API), echoed in events; or null. */
+  metadata: string | null;
+  /** 0003: when a scheduled message (API `send_at`) is due; null when sent at once. */
+  send_at: number | null;
 }
 
 export interface RecipientTable {
@@ -110,6 +116,23 @@ export interface EventTable {
   created_at: number;
 }
 
+/** What an API key may do: `send` mail, `read` messages and events, `manage` the tenant's keys, credentials, domains, webhooks. */
+export type ApiKeyScope = 'send' | 'read' | 'manage';
+
+export interface ApiKeyTable {
+  /** Public id, `key_…`; also the middle part of the token `pl_<id>_<secret>`. */
+  id: string;
+  tenant_id: string;
+  name: string;
+  /** Comma-separated ApiKeyScope values. */
+  scopes: string;
+  /** base64url SHA-256 of the secret part of the token. */
+  secret_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
 export interface SettingTable {
   key: string;
   value: string;
@@ -124,4 +147,110 @@ export interface Database {
   attempts: AttemptTable;
   events: EventTable;
   settings: SettingTable;
+  api_keys: ApiKeyTable;
+  templates: TemplateTable;
+  idempotency_keys: IdempotencyKeyTable;
+  webhooks: WebhookTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_attempts: WebhookAttemptTable;
+  event_counts: EventCountTable;
 }
+
+/** 0003: a Handlebars template of a tenant; `name` is its alias, unique within the tenant. */
+export interface TemplateTable {
+  /** Public id, `tpl_…`. */
+  id: string;
+  tenant_id: string;
+  name: string;
+  subject: string | null;
+  html: string | null;
+  text: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** 0003: the response remembered for an Idempotency-Key of a tenant, until `expires_at`. */
+export interface IdempotencyKeyTable {
+  tenant_id: string;
+  key: string;
+  /** base64url SHA-256 of method, route and request body. */
+  fingerprint: string;
+  status: number;
+  /** The JSON response body as sent. */
+  response: string;
+  created_at: number;
+  expires_at: number;
+}
+
+/** 0004: a tenant's webhook endpoint. */
+export interface WebhookTable {
+  /** Public id, `whk_…`. */
+  id: string;
+  tenant_id: string;
+  url: string;
+  description: string | null;
+  /** JSON array of event types; `[]` means every type. */
+  events: string;
+  /** `whsec_` + base64 of the HMAC key bytes (Standard Webhooks). */
+  secret: string;
+  enabled: number;
+  /** Why it was disabled: `gone` (410), `failing` (disable_after), `manual`. */
+  disabled_reason: string | null;
+  disabled_at: number | null;
+  /** First failed call since the last success; null while healthy. */
+  failing_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+/** 0004: one event (or test ping) to one endpoint; made by the dispatcher's fan-out. */
+export interface WebhookDeliveryTable {
+  /** Public id, `whd_…`. */
+  id: string;
+  webhook_id: string;
+  tenant_id: string;
+  /** The event's public id (`evt_…`): the `webhook-id` header on every attempt. */
+  event_uid: string;
+  /** events.id, the order an endpoint's deliveries are sent in; null for test pings. */
+  event_id: number | null;
+  event_type: string;
+  message_id: string | null;
+  /** The JSON body sent, `{"type","timestamp","data"}`. */
+  payload: string;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  /** `attempts` when it was last replayed: the retry schedule counts from there. */
+  schedule_start: number;
+  next_attempt_at: number;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** 0004: one HTTP call of a delivery. */
+export interface WebhookAttemptTable {
+  id: Generated<number>;
+  delivery_id: string;
+  webhook_id: string;
+  started_at: number;
+  duration_ms: number;
+  /** HTTP status; null when no response arrived (refused, timeout, address refused). */
+  status_code: number | null;
+  /** Error code when no response arrived, e.g. `WEBHOOK_TIMEOUT`. */
+  error: string | null;
+  /** At most 1 KB of the response body. */
+  response_excerpt: string | null;
+  outcome: 'succeeded' | 'failed';
+}
+
+/** 0004: events per tenant, UTC hour (ms) and type; kept by the webhook dispatcher's fan-out. */
+export interface EventCountTable {
+  tenant_id: string;
+  hour: number;
+  type: string;
+  n: number;
+}
+

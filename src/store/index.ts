@@ -1,6 +1,6 @@
 export { openStore, StoreUnavailableError } from './open-store.ts';
 export type { Store, StoreOptions } from './open-store.ts';
-export type { Database, RecipientStatus, MessageOrigin, Stream, TenantTable, DomainTable, CredentialTable, MessageTable, RecipientTable } from './database.ts';
+export type { Database, RecipientStatus, MessageOrigin, Stream, TenantTable, DomainTable, CredentialTable, MessageTable, RecipientTable, TemplateTable, IdempotencyKeyTable, ApiKeyTable, ApiKeyScope } from './database.ts';
 export type { StoredBody, BodyWriter } from './spool.ts';
 export { newId, newPublicId } from './ids.ts';
 export { StoreError, createTenant, findTenant, listTenants, addDomain, listDomains, createCredential, findCredential, touchCredential, getSetting, putSetting } from './repos/tenants.ts';
@@ -10,3 +10,22 @@ export { claimDue, nextDueAt, releaseLeases, recordOutcomes, listQueue, retryNow
 export type { ClaimedRecipient, RecipientUpdate, NewAttempt, QueueFilter } from './repos/queue.ts';
 export { insertEvents, listEventsForMessage } from './repos/events.ts';
 export type { NewEvent } from './repos/events.ts';
+export { insertApiKey, findApiKey, findApiKeyWithTenant, listApiKeys, revokeApiKey, touchApiKey } from './repos/api-keys.ts';
+export type { PageRequest, ApiKeyWithTenant } from './repos/api-keys.ts';
+export { getTenant, listTenantsPage, updateTenant, deleteTenant, listCredentialsPage, deleteCredential, listDomainsPage, deleteDomain } from './repos/tenant-admin.ts';
+export type { DeleteTenantResult } from './repos/tenant-admin.ts';
+export { insertTemplate, findTemplate, listTemplates, updateTemplate, deleteTemplate } from './repos/templates.ts';
+export type { TemplateFields } from './repos/templates.ts';
+export { findIdempotencyKey, saveIdempotencyKey, purgeIdempotencyKeys } from './repos/idempotency.ts';
+export type { WebhookTable, WebhookDeliveryTable, WebhookAttemptTable, WebhookDeliveryStatus, EventTable, AttemptTable, EventCountTable } from './database.ts';
+export {
+  WEBHOOK_CURSOR_SETTING, insertWebhook, getWebhook, listWebhooksPage, updateWebhook, deleteWebhook, listEnabledWebhooks, getWebhooksByIds,
+  disableWebhook, readEventsInRange, maxEventId, insertDeliveries, findDueDeliveries, leaseDeliveries, recordDeliveryAttempt, getDelivery,
+  listDeliveriesPage, listAttemptsFor, replayDelivery, replayFailedSince, deliveryCounts, deleteDeliveriesBefore,
+} from './repos/webhooks.ts';
+export type { WebhookChange, DeliveryResult, WebhookAttemptRow } from './repos/webhooks.ts';
+export {
+  getTenantMessage, listMessagesPage, recipientCounts, listEventsPage, listMessageEvents, eventCountsByHour, eventCountsInRange, readEventHeads, addEventCounts, HOUR_MS,
+  deleteEventsBefore, clearBodiesBefore, openRecipientCounts, deleteOrphanEventCounts,
+} from './repos/message-queries.ts';
+export type { MessageSummary, MessageFilter, EventFilter, EventRow } from './repos/message-queries.ts';

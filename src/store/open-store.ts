@@ -11,8 +11,11 @@ import { WriteBatcher } from './write-batcher.ts';
 import { Spool } from './spool.ts';
 import { WalFile } from './sqlite/wal-file.ts';
 import * as m0001 from './migrations/0001-initial.ts';
+import * as m0002 from './migrations/0002-api-keys.ts';
+import * as m0003 from './migrations/0003-sending.ts';
+import * as m0004 from './migrations/0004-webhooks.ts';
 
-const MIGRATIONS: Record<string, Migration> = { '0001-initial': m0001 };
+const MIGRATIONS: Record<string, Migration> = { '0001-initial': m0001, '0002-api-keys': m0002, '0003-sending': m0003, '0004-webhooks': m0004 };
 
 class StaticMigrations implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {

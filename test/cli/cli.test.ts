@@ -32,6 +32,12 @@ describe('postline CLI (--json contract)', () => {
     assert.ok(c.password.length >= 24);
   });
 
+  it('key create prints the key once, with its scopes', async () => {
+    const k = await runCli(env, ['key', 'create', '--tenant', 'acme', '--scopes', 'send']);
+    assert.match(k.key, /^pl_/);
+    assert.deepEqual(k.scopes, ['send']);
+  });
+
   it('domain add then send queues a message that queue list and queue show report', async () => {
     const d = await runCli(env, ['domain', 'add', '--tenant', 'acme', 'Acme.TEST']);
     assert.equal(d.name, 'acme.test');

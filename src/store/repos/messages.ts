@@ -121,7 +121,7 @@ export async function getMessage(db: Kysely<Database>, id: string) {
 
 export async function getMessageMeta(db: Kysely<Database>, id: string) {
   return db.selectFrom('messages')
-    .select(['id', 'tenant_id', 'origin', 'stream', 'mail_from', 'size', 'body_path', 'header_size', 'message_id_header', 'subject', 'from_header', 'dsn_ret', 'dsn_envid', 'is_bounce', 'smtputf8', 'created_at'])
+    .select(['id', 'tenant_id', 'origin', 'stream', 'mail_from', 'size', 'body_path', 'header_size', 'message_id_header', 'subject', 'from_header', 'dsn_ret', 'dsn_envid', 'is_bounce', 'smtputf8', 'created_at', 'tags', 'metadata'])
     .where('id', '=', id).executeTakeFirst();
 }
 

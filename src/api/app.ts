@@ -1,0 +1,97 @@
+// The HTTP API as a Fastify instance, built but not listening (server.ts listens; tests use
+// inject()). Each route group is a plugin registered below, inside the group that
+// authenticates it (route-groups.ts). To add a group: write src/api/routes/<name>.ts
+// exporting a FastifyPluginAsyncZod and add one line here.
+import Fastify, { LogController } from 'fastify';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.ts';
+import type { DeliveryHandoff } from '../ingress/index.ts';
+import { newPublicId, type Store } from '../store/index.ts';
+import { Authenticator } from './auth.ts';
+import { installProblemHandlers, sendProblem, toProblem, writeClientErrorProblem } from './error-handler.ts';
+import { registerOpenApi } from './openapi.ts';
+import { registerAdminRoutes, registerTenantRoutes } from './route-groups.ts';
+import type { ApiDeps, ApiInstance } from './types.ts';
+import { zodValidatorCompiler } from './validation.ts';
+import { healthRoutes } from './routes/health.ts';
+import { tenantRoutes } from './routes/tenants.ts';
+import { adminKeyRoutes, tenantKeyRoutes } from './routes/keys.ts';
+import { adminCredentialRoutes, tenantCredentialRoutes } from './routes/smtp-credentials.ts';
+import { tenantDomainRoutes } from './routes/domains.ts';
+import { messageSendRoutes } from './routes/messages-send.ts';
+import { templateRoutes } from './routes/templates.ts';
+import { messageReadRoutes } from './routes/messages-read.ts';
+import { eventRoutes } from './routes/events.ts';
+import { statsRoutes } from './routes/stats.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+
+export interface CreateApiAppOptions {
+  readonly config: Readonly<Config>;
+  readonly store: Store;
+  readonly log: Logger;
+  /** The admin token (config.admin_token or <data_dir>/admin-token); null: no admin access. */
+  readonly adminToken: string | null;
+  /** Hands mail accepted by the API straight to this node's delivery loop; without it the queue polls. */
+  readonly handoff?: DeliveryHandoff | null;
+}
+
+/**
+ * Base64 grows attachments by 4/3, plus JSON around them: a body of 1.4 × the SMTP size limit
+ * can carry a message the SMTP side would accept.
+ */
+export function apiBodyLimitBytes(config: Readonly<Config>): number {
+  return Math.ceil(config.smtp.max_message_bytes * 1.4);
+}
+
+export async function createApiApp(options: CreateApiAppOptions): Promise<ApiInstance> {
+  const { config, store } = options;
+  const log = options.log.child({ stage: 'api' });
+  const app = Fastify({
+    loggerInstance: log,
+    // One line per request would cost more than the request at the rates we aim for;
+    // failures are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestTimeout: config.http.request_timeout,
+    handlerTimeout: config.http.handler_timeout,
+    bodyLimit: apiBodyLimitBytes(config),
+    // Never believe X-Forwarded-For: request.ip is the peer (a proxy setting can come later).
+    trustProxy: false,
+    genReqId: () => newPublicId('req'),
+    // A URL Fastify cannot decode (`/api/v1/keys/%zz`) is a 400 problem like any other.
+    frameworkErrors: (error, request, reply) => sendProblem(request, reply, toProblem(error)),
+    // Malformed HTTP, header overflow and request timeouts are answered on the socket.
+    clientErrorHandler: writeClientErrorProblem,
+  }).withTypeProvider<ZodTypeProvider>() as unknown as ApiInstance;
+
+  app.setValidatorCompiler(zodValidatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON only: a text/plain body gets 415, not a confusing validation error.
+  app.removeContentTypeParser('text/plain');
+
+  const deps: ApiDeps = Object.freeze({ config, store, log, auth: new Authenticator({ store, adminToken: options.adminToken, log }), handoff: options.handoff ?? null });
+  app.decorate('postline', deps);
+  app.decorateRequest('principal', null);
+  installProblemHandlers(app, log);
+  await registerOpenApi(app);
+
+  await app.register(healthRoutes);
+  // Not encapsulated (its latency hook sees every route), so it comes before the route groups.
+  await app.register(metricsRoutes);
+  registerAdminRoutes(app, tenantRoutes);
+  registerAdminRoutes(app, adminKeyRoutes);
+  registerAdminRoutes(app, adminCredentialRoutes);
+  registerTenantRoutes(app, tenantKeyRoutes);
+  registerTenantRoutes(app, tenantCredentialRoutes);
+  registerTenantRoutes(app, tenantDomainRoutes);
+  registerTenantRoutes(app, messageSendRoutes);
+  registerTenantRoutes(app, templateRoutes);
+  registerTenantRoutes(app, messageReadRoutes);
+  registerTenantRoutes(app, eventRoutes);
+  registerTenantRoutes(app, statsRoutes);
+  registerTenantRoutes(app, webhookRoutes);
+
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,122 @@
+// Acceptance: prepared messages, their recipients and events go into the store in one
+// group-committed transaction (with the Idempotency-Key record, when there is one), and
+// the 202 is answered only after that commit is durable. Messages due now are inserted
+// already claimed and handed to this node's delivery loop (as SMTP ingress does); scheduled
+// ones wait in the queue with next_attempt_at = send_at.
+import type { Kysely } from 'kysely';
+import type { Config } from '../../config/index.ts';
+import type { DeliveryHandoff } from '../../ingress/index.ts';
+import type { ClaimedRecipient, Database, Store } from '../../store/index.ts';
+import { insertMessage } from '../../store/index.ts';
+import { isoTime } from '../schemas.ts';
+import type { PreparedMessage } from './messages-send-prepare.ts';
+import { findIdempotencyHit, rememberResponse, type IdempotencyClaim, type IdempotencyHit } from './send-idempotency.ts';
+
+export type SendStatus = 'queued' | 'scheduled';
+
+/** What the client learns of an accepted message (the 202 body of a single send). */
+export interface AcceptedMessage {
+  id: string;
+  status: SendStatus;
+  send_at: string | null;
+  recipients: Array<{ id: number; email: string; status: SendStatus }>;
+}
+
+export interface AcceptDeps {
+  readonly store: Store;
+  readonly config: Readonly<Config>;
+  readonly handoff: DeliveryHandoff | null;
+}
+
+export type AcceptOutcome =
+  | { readonly kind: 'accepted'; readonly status: number; readonly body: string }
+  | IdempotencyHit;
+
+/**
+ * Stores `messages` for the tenant and returns the response built by `respond` (serialised,
+ * so that exactly these bytes are remembered for the Idempotency-Key). With a claim whose
+ * key is already known, nothing is stored and the earlier outcome is returned instead.
+ */
+export async function acceptMessages(
+  deps: AcceptDeps,
+  tenantId: string,
+  messages: readonly PreparedMessage[],
+  claim: IdempotencyClaim | null,
+  respond: (accepted: readonly AcceptedMessage[]) => { status: number; body: unknown },
+): Promise<AcceptOutcome> {
+  const now = Date.now();
+  if (messages.length === 0 && !claim) {
+    const response = respond([]);
+    return { kind: 'accepted', status: response.status, body: JSON.stringify(response.body) };
+  }
+  const lifetimeMs = deps.config.queue.max_lifetime;
+  const immediate = messages.reduce((n, m) => n + (m.sendAt === null ? m.recipients.length : 0), 0);
+  const lease = immediate > 0 ? deps.handoff?.reserve(immediate) ?? null : null;
+  let result: { outcome: AcceptOutcome; claimed: ClaimedRecipient[] };
+  try {
+    // The work may run twice (alone, after another write sank its group): it keeps no state outside.
+    result = await deps.store.write(async (trx) => {
+      if (claim) {
+        const hit = await findIdempotencyHit(trx, tenantId, claim, now);
+        if (hit) return { outcome: hit, claimed: [] };
+      }
+      const accepted: AcceptedMessage[] = [];
+      const claimed: ClaimedRecipient[] = [];
+      for (const m of messages) {
+        const rows = await insertMessage(trx, {
+          id: m.id, tenantId, origin: 'api', stream: m.stream, mailFrom: m.mailFrom,
+          body: { size: m.raw.length, inline: m.raw, path: null }, headerSize: m.headerSize,
+          messageIdHeader: m.messageIdHeader, subject: m.subject, fromHeader: m.fromHeader, smtputf8: m.smtputf8,
+          recipients: m.recipients.map((rcpt) => ({ rcpt })),
+          leaseTo: m.sendAt === null ? lease : null,
+        }, { now, lifetimeMs });
+        await annotateMessage(trx, m, lifetimeMs);
+        if (m.sendAt === null && lease) claimed.push(...rows);
+        const status: SendStatus = m.sendAt === null ? 'queued' : 'scheduled';
+        accepted.push({
+          id: m.id, status, send_at: m.sendAt === null ? null : isoTime(m.sendAt),
+          recipients: rows.map((r) => ({ id: r.id, email: r.rcpt, status })),
+        });
+      }
+      const response = respond(accepted);
+      const body = JSON.stringify(response.body);
+      if (claim) await rememberResponse(trx, tenantId, claim, response.status, body, now);
+      return { outcome: { kind: 'accepted' as const, status: response.status, body }, claimed };
+    });
+  } catch (err) {
+    if (lease) deps.handoff?.release(immediate);
+    throw err;
+  }
+  if (lease) {
+    if (result.claimed.length > 0) deps.handoff?.deliver(result.claimed);
+    // A replay inserted nothing; give back what was reserved for it.
+    if (result.claimed.length < immediate) deps.handoff?.release(immediate - result.claimed.length);
+  }
+  return result.outcome;
+}
+
+/**
+ * What insertMessage does not know of yet: tags, metadata and the schedule, on the message,
+ * its recipients and its first event (`message.queued`, or `message.scheduled` with `send_at`).
+ */
+async function annotateMessage(trx: Kysely<Database>, m: PreparedMessage, lifetimeMs: number): Promise<void> {
+  if (m.tags === null && m.metadata === null && m.sendAt === null) return;
+  await trx.updateTable('messages').set({
+    tags: m.tags === null ? null : JSON.stringify(m.tags),
+    metadata: m.metadata === null ? null : JSON.stringify(m.metadata),
+    send_at: m.sendAt,
+  }).where('id', '=', m.id).execute();
+  if (m.sendAt !== null) {
+    await trx.updateTable('recipients').set({ next_attempt_at: m.sendAt, expires_at: m.sendAt + lifetimeMs })
+      .where('message_id', '=', m.id).execute();
+  }
+  const event = await trx.selectFrom('events').select(['id', 'payload'])
+    .where('message_id', '=', m.id).where('type', '=', 'message.queued').executeTakeFirst();
+  if (!event) return;
+  const data = JSON.parse(event.payload) as Record<string, unknown>;
+  if (m.tags !== null) data.tags = m.tags;
+  if (m.metadata !== null) data.metadata = m.metadata;
+  if (m.sendAt !== null) data.send_at = isoTime(m.sendAt);
+  await trx.updateTable('events').set({ type: m.sendAt === null ? 'message.queued' : 'message.scheduled', payload: JSON.stringify(data) })
+    .where('id', '=', event.id).execute();
+}

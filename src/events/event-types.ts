@@ -1,0 +1,27 @@
+// Every event type Postline writes, the one list that webhook filters are validated against
+// and docs/events.md documents (a test checks the two agree). Types are strings in the
+// store, so a new type is one line here and one row in the docs.
+
+/** What happens to a message, written in the same transaction as the state change. */
+export const MESSAGE_EVENT_TYPES = [
+  'message.queued',
+  'message.scheduled',
+  'message.delivered',
+  'message.deferred',
+  'message.bounced',
+  'message.expired',
+  'message.suppressed',
+  'message.cancelled',
+  'message.inbound',
+] as const;
+
+/** About webhook endpoints themselves. `webhook.test` is only ever sent by the test route, never stored. */
+export const WEBHOOK_EVENT_TYPES = ['webhook.disabled', 'webhook.test'] as const;
+
+export const EVENT_TYPES = [...MESSAGE_EVENT_TYPES, ...WEBHOOK_EVENT_TYPES] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export function isEventType(value: string): value is EventType {
+  return (EVENT_TYPES as readonly string[]).includes(value);
+}

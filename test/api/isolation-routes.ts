@@ -1,0 +1,88 @@
+// The tenant-isolation table: every tenant route that names an object, and every tenant list,
+// with how tenant B (the owner) creates the object. isolation.test.ts proves that tenant A's
+// key gets 404 (objects) or does not see B's object (lists), and that B's own request works.
+// The test also fails when a tenant route in the OpenAPI document with a `{param}`, or any
+// tenant GET, is missing here: add your route's row when you add the route.
+import type { ApiClient } from './api-test-app.ts';
+
+export interface IsolationRoute {
+  /** `METHOD /path/{param}` exactly as in /api/v1/openapi.json. */
+  readonly route: string;
+  /** 'object': A gets 404 for B's object. 'list': A's 200 list omits B's object. Default 'object'. */
+  readonly kind?: 'object' | 'list';
+  /** Creates B's object with B's key (all scopes); returns the path params (and `id` for lists). */
+  readonly setup: (owner: ApiClient) => Promise<Record<string, string>>;
+  /** Request body, if the route takes one. */
+  readonly body?: (params: Record<string, string>) => unknown;
+  /** What B gets for the same request: proves the 404 is isolation, not a broken route. */
+  readonly ownerStatus: number;
+}
+
+async function created(owner: ApiClient, url: string, body: unknown): Promise<string> {
+  const res = await owner.request('POST', url, body);
+  if (res.status !== 201) throw new Error(`setup POST ${url}: ${res.status} ${res.text}`);
+  return res.body.id as string;
+}
+
+let seq = 0;
+const newKey = (owner: ApiClient) => created(owner, '/api/v1/keys', { name: 'isolation', scopes: ['read'] });
+const newCredential = (owner: ApiClient) => created(owner, '/api/v1/smtp-credentials', {});
+const newDomain = (owner: ApiClient) => created(owner, '/api/v1/domains', { name: `iso${process.pid}-${++seq}.example` });
+const newTemplate = (owner: ApiClient) => created(owner, '/api/v1/templates', { name: `iso-${++seq}`, subject: 'Hi {{name}}', text: 'Hello {{name}}' });
+/** A message scheduled an hour ahead, so that it can still be cancelled. */
+async function newScheduledMessage(owner: ApiClient): Promise<string> {
+  const domainId = await newDomain(owner);
+  const domain = (await owner.request('GET', '/api/v1/domains?limit=100')).body.data.find((d: { id: string }) => d.id === domainId).name;
+  const res = await owner.request('POST', '/api/v1/messages', { from: `news@${domain}`, to: 'someone@example.net', text: 'x', send_at: new Date(Date.now() + 3600_000).toISOString() });
+  if (res.status !== 202) throw new Error(`setup POST /api/v1/messages: ${res.status} ${res.text}`);
+  return res.body.id as string;
+}
+
+/** A webhook endpoint at a public IP literal (the isolation app runs with the SSRF guard on; nothing is ever called). */
+const newWebhook = (owner: ApiClient) => created(owner, '/api/v1/webhooks', { url: 'https://1.1.1.1/postline-isolation' });
+/** A webhook and a (pending) test delivery of it. */
+async function newWebhookDelivery(owner: ApiClient): Promise<Record<string, string>> {
+  const id = await newWebhook(owner);
+  const res = await owner.request('POST', `/api/v1/webhooks/${id}/test`);
+  if (res.status !== 202) throw new Error(`setup POST /api/v1/webhooks/${id}/test: ${res.status} ${res.text}`);
+  return { id, deliveryId: res.body.id as string };
+}
+
+export const ISOLATION_ROUTES: IsolationRoute[] = [
+  { route: 'GET /api/v1/keys', kind: 'list', setup: async (o) => ({ id: await newKey(o) }), ownerStatus: 200 },
+  { route: 'DELETE /api/v1/keys/{id}', setup: async (o) => ({ id: await newKey(o) }), ownerStatus: 204 },
+  { route: 'GET /api/v1/smtp-credentials', kind: 'list', setup: async (o) => ({ id: await newCredential(o) }), ownerStatus: 200 },
+  { route: 'DELETE /api/v1/smtp-credentials/{id}', setup: async (o) => ({ id: await newCredential(o) }), ownerStatus: 204 },
+  { route: 'GET /api/v1/domains', kind: 'list', setup: async (o) => ({ id: await newDomain(o) }), ownerStatus: 200 },
+  { route: 'DELETE /api/v1/domains/{id}', setup: async (o) => ({ id: await newDomain(o) }), ownerStatus: 204 },
+  { route: 'DELETE /api/v1/messages/{id}', setup: async (o) => ({ id: await newScheduledMessage(o) }), ownerStatus: 200 },
+  { route: 'GET /api/v1/templates', kind: 'list', setup: async (o) => ({ id: await newTemplate(o) }), ownerStatus: 200 },
+  { route: 'GET /api/v1/templates/{id}', setup: async (o) => ({ id: await newTemplate(o) }), ownerStatus: 200 },
+  { route: 'PATCH /api/v1/templates/{id}', setup: async (o) => ({ id: await newTemplate(o) }), body: () => ({ subject: 'Changed' }), ownerStatus: 200 },
+  { route: 'DELETE /api/v1/templates/{id}', setup: async (o) => ({ id: await newTemplate(o) }), ownerStatus: 204 },
+  { route: 'POST /api/v1/templates/{id}/preview', setup: async (o) => ({ id: await newTemplate(o) }), body: () => ({ data: { name: 'x' } }), ownerStatus: 200 },
+  { route: 'GET /api/v1/messages', kind: 'list', setup: async (o) => ({ id: await newScheduledMessage(o) }), ownerStatus: 200 },
+  { route: 'GET /api/v1/messages/{id}', setup: async (o) => ({ id: await newScheduledMessage(o) }), ownerStatus: 200 },
+  { route: 'GET /api/v1/messages/{id}/raw', setup: async (o) => ({ id: await newScheduledMessage(o) }), ownerStatus: 200 },
+  // Events name their message: B's message id must not appear in A's feed.
+  { route: 'GET /api/v1/events', kind: 'list', setup: async (o) => ({ id: await newScheduledMessage(o) }), ownerStatus: 200 },
+  // Stats name no object: B's counts of message.scheduled must not show in A's (A sends nothing here).
+  { route: 'GET /api/v1/stats', kind: 'list', setup: async (o) => ({ id: (await newScheduledMessage(o), '"message.scheduled"') }), ownerStatus: 200 },
+  { route: 'GET /api/v1/webhooks', kind: 'list', setup: async (o) => ({ id: await newWebhook(o) }), ownerStatus: 200 },
+  { route: 'GET /api/v1/webhooks/{id}', setup: async (o) => ({ id: await newWebhook(o) }), ownerStatus: 200 },
+  { route: 'PATCH /api/v1/webhooks/{id}', setup: async (o) => ({ id: await newWebhook(o) }), body: () => ({ description: 'changed' }), ownerStatus: 200 },
+  { route: 'DELETE /api/v1/webhooks/{id}', setup: async (o) => ({ id: await newWebhook(o) }), ownerStatus: 204 },
+  { route: 'GET /api/v1/webhooks/{id}/deliveries', setup: newWebhookDelivery, ownerStatus: 200 },
+  // Still pending, so the owner's replay is a 409: the route runs, and A's 404 is isolation.
+  { route: 'POST /api/v1/webhooks/{id}/deliveries/{deliveryId}/replay', setup: newWebhookDelivery, ownerStatus: 409 },
+  { route: 'POST /api/v1/webhooks/{id}/replay', setup: async (o) => ({ id: await newWebhook(o) }), body: () => ({ since: '2020-01-01T00:00:00Z' }), ownerStatus: 202 },
+  { route: 'POST /api/v1/webhooks/{id}/test', setup: async (o) => ({ id: await newWebhook(o) }), ownerStatus: 202 },
+];
+
+/** Fills `{name}` placeholders of an OpenAPI path. */
+export function fillPath(path: string, params: Record<string, string>): string {
+  return path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    if (!(name in params)) throw new Error(`no value for path parameter {${name}} in ${path}`);
+    return encodeURIComponent(params[name]);
+  });
+}
