@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.ts';
 import { parseListen } from './config/index.ts';
-import { openStore, type Store } from './store/index.ts';
+import { openStore, WriteLock, type Store } from './store/index.ts';
 import { createApiApp } from './api/index.ts';
 import { createIngress, type Ingress } from './ingress/index.ts';
 import { startDeliveryWorker } from './queue/index.ts';
@@ -39,14 +39,15 @@ async function ensureAdminToken(config: Readonly<Config>, dataDir: string): Prom
 
 export async function startServer(config: Readonly<Config>, log: Logger = createLogger(config)): Promise<RunningServer> {
   const dataDir = resolve(config.data_dir);
-  const store = await openStore({ dataDir, databaseUrl: config.database.url });
+  const writeLock = new WriteLock();
+  const store = await openStore({ dataDir, databaseUrl: config.database.url, writeLock });
   const { file: adminTokenFile, token: adminToken } = await ensureAdminToken(config, dataDir);
   const orphans = await store.sweepSpool();
   if (orphans) log.info({ removed: orphans }, 'removed spool files of messages never accepted');
   const tls = await loadTlsMaterial({ dataDir, hostname: config.hostname, cert: config.tls.cert, key: config.tls.key });
   // Delivery runs in its own thread (see queue/delivery-thread.ts); it releases the leases
   // of a previous run before ingress starts handing it new ones.
-  const delivery = await startDeliveryWorker(config, { owner: `${config.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`, log });
+  const delivery = await startDeliveryWorker(config, { owner: `${config.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`, log, writeLock });
   // Webhooks and retention run here in the main thread, apart from delivery: a dead or slow
   // endpoint holds webhook slots, never mail.
   const webhooks = createWebhookDispatcher({ config, store, log });

@@ -4,7 +4,7 @@
 // thread has its own database connection; SQLite serialises their short write transactions.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/index.ts';
-import { openStore, type ClaimedRecipient } from '../store/index.ts';
+import { openStore, WriteLock, type ClaimedRecipient } from '../store/index.ts';
 import { ConnectionPool } from '../delivery/connection-pool.ts';
 import { DnsResolver } from '../delivery/dns-resolver.ts';
 import { installFastDotStuffing } from '../delivery/dot-stuffing.ts';
@@ -26,17 +26,19 @@ export interface DeliveryThreadData {
   readonly config: Config;
   readonly owner: string;
   readonly maxInflight: number;
+  /** The main thread's WriteLock buffer, so both connections take turns without sleeping. */
+  readonly writeLockBuffer: SharedArrayBuffer | null;
 }
 
 const port = parentPort!;
-const { config, owner, maxInflight } = workerData as DeliveryThreadData;
+const { config, owner, maxInflight, writeLockBuffer } = workerData as DeliveryThreadData;
 const post = (m: FromDeliveryThread) => port.postMessage(m);
 const log = createLogger(config.log.level, { thread: 'delivery' });
 const adopted = new Set<number>();
 
 try {
   await installFastDotStuffing();
-  const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database.url });
+  const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database.url, writeLock: writeLockBuffer ? new WriteLock(writeLockBuffer) : undefined });
   const resolver = new DnsResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout, maxCacheTtlMs: config.dns.max_cache_ttl });
   const pool = new ConnectionPool({
     ehloName: config.hostname,

@@ -4,7 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import type { ClaimedRecipient } from '../store/index.ts';
+import type { ClaimedRecipient, WriteLock } from '../store/index.ts';
 import type { FromDeliveryThread, ToDeliveryThread, DeliveryThreadData } from './delivery-thread.ts';
 
 export interface DeliveryWorker {
@@ -15,9 +15,9 @@ export interface DeliveryWorker {
   stop(): Promise<void>;
 }
 
-export async function startDeliveryWorker(config: Readonly<Config>, options: { owner: string; log: Logger; maxInflight?: number }): Promise<DeliveryWorker> {
+export async function startDeliveryWorker(config: Readonly<Config>, options: { owner: string; log: Logger; maxInflight?: number; writeLock?: WriteLock }): Promise<DeliveryWorker> {
   const maxInflight = options.maxInflight ?? 4000;
-  const data: DeliveryThreadData = { config: structuredClone(config) as Config, owner: options.owner, maxInflight };
+  const data: DeliveryThreadData = { config: structuredClone(config) as Config, owner: options.owner, maxInflight, writeLockBuffer: options.writeLock?.buffer ?? null };
   const worker = new Worker(new URL('./delivery-thread.ts', import.meta.url), { workerData: data });
   let reserved = 0;
   let stopping = false;

@@ -29,3 +29,4 @@ export {
   deleteEventsBefore, clearBodiesBefore, openRecipientCounts, deleteOrphanEventCounts,
 } from './repos/message-queries.ts';
 export type { MessageSummary, MessageFilter, EventFilter, EventRow } from './repos/message-queries.ts';
+export { WriteLock } from './write-lock.ts';

@@ -10,6 +10,7 @@ import { NodeSqliteDatabase } from './sqlite/sqlite-adapter.ts';
 import { WriteBatcher } from './write-batcher.ts';
 import { Spool } from './spool.ts';
 import { WalFile } from './sqlite/wal-file.ts';
+import type { WriteLock } from './write-lock.ts';
 import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-api-keys.ts';
 import * as m0003 from './migrations/0003-sending.ts';
@@ -28,6 +29,8 @@ export interface StoreOptions {
   readonly databaseUrl?: string | null;
   /** Bodies up to this size are kept in the database row. */
   readonly inlineBodyLimitBytes?: number;
+  /** Shared with the other threads of this process that open the same database. */
+  readonly writeLock?: WriteLock;
 }
 
 export interface Store {
@@ -70,7 +73,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   // of the WAL file on the thread pool (see write-batcher.ts).
   const wal = await WalFile.open(file);
   sqlite.raw.exec('PRAGMA synchronous = NORMAL');
-  const batcher = new WriteBatcher(db, { syncDurable: () => wal.sync() });
+  const batcher = new WriteBatcher(db, { syncDurable: () => wal.sync(), lock: options.writeLock });
   return {
     db,
     spool,

@@ -10,6 +10,7 @@
 // once per group of commits and without stopping the loop.
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './database.ts';
+import type { WriteLock } from './write-lock.ts';
 
 type Work<T> = (trx: Transaction<Database>) => Promise<T>;
 interface Pending {
@@ -21,6 +22,8 @@ interface Pending {
 
 export interface WriteBatcherOptions {
   readonly maxBatch?: number;
+  /** Serialises write transactions with other threads' connections (see write-lock.ts). */
+  readonly lock?: WriteLock;
   /** Makes every commit so far durable (e.g. fsync of the WAL); none means commits are. */
   readonly syncDurable?: () => Promise<void>;
 }
@@ -29,6 +32,7 @@ export class WriteBatcher {
   readonly #db: Kysely<Database>;
   readonly #maxBatch: number;
   readonly #sync: Coalesced | null;
+  readonly #lock: WriteLock | undefined;
   #pending: Pending[] = [];
   #running = false;
   #scheduled = false;
@@ -39,6 +43,7 @@ export class WriteBatcher {
     this.#db = db;
     this.#maxBatch = options.maxBatch ?? 256;
     this.#sync = options.syncDurable ? new Coalesced(options.syncDurable) : null;
+    this.#lock = options.lock;
   }
 
   /**
@@ -71,6 +76,7 @@ export class WriteBatcher {
     this.#running = true;
     const batch = this.#pending.splice(0, this.#maxBatch);
     const settled: Array<{ item: Pending; ok: boolean; value: unknown }> = [];
+    await this.#lock?.acquire();
     try {
       const results: unknown[] = [];
       await this.#db.transaction().execute(async (trx) => {
@@ -94,6 +100,7 @@ export class WriteBatcher {
         settled.push({ item: batch[0], ok: false, value: err });
       }
     } finally {
+      this.#lock?.release();
       // The next batch may commit while this one's flush is in flight.
       this.#running = false;
       if (this.#pending.length) this.#schedule();

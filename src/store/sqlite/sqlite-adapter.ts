@@ -48,6 +48,10 @@ export class NodeSqliteDatabase implements SqliteDatabase {
   }
 
   prepare(sql: string): SqliteStatement {
+    // Write transactions take the write lock at BEGIN (IMMEDIATE): with two connections
+    // (ingress and delivery threads) a deferred transaction that read first could not
+    // upgrade after the other committed (SQLITE_BUSY_SNAPSHOT) and would fail whole.
+    if (sql === 'begin') sql = 'begin immediate';
     let stmt = this.#cache.get(sql);
     if (!stmt) {
       if (this.#cache.size >= MAX_CACHED_STATEMENTS) this.#cache.clear();
