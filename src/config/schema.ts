@@ -71,6 +71,8 @@ export const configSchema = z.strictObject({
     max_cache_ttl: duration.prefault('1h'),
   }).prefault({}),
   delivery: z.strictObject({
+    /** `live` sends to the world; `capture` keeps every message (marked delivered, same events). */
+    mode: z.enum(['live', 'capture']).default('live'),
     /** Port remote MX hosts are contacted on. */
     port: z.number().int().min(1).max(65535).default(25),
     /** Optional smarthost `host[:port]`: every message goes there instead of to MX hosts. */

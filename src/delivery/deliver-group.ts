@@ -38,6 +38,8 @@ export interface GroupAttempt {
   readonly tlsCipher: string | null;
   readonly durationMs: number;
   readonly remoteSupportsDsn: boolean;
+  /** Kept by capture mode instead of sent. */
+  readonly captured?: boolean;
 }
 
 export async function deliverGroup(domain: string, message: GroupMessage, recipients: readonly GroupRecipient[], deps: { pool: ConnectionPool; router: RouterOptions; port: number; signal?: AbortSignal }): Promise<{ outcomes: GroupOutcome[]; attempt: GroupAttempt }> {

@@ -65,6 +65,7 @@ try {
     pollIntervalMs: config.queue.poll_interval,
     claimBatch: config.queue.claim_batch,
     maxInflight,
+    captureAll: config.delivery.mode === 'capture',
     // Only handed-over recipients count against the main thread's reservations.
     onSettled: (group) => {
       let count = 0;

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Readable } from 'node:stream';
 import { claimDue, releaseLeases, getMessageMeta, bodyPathIfFinal, type ClaimedRecipient, type Store } from '../store/index.ts';
-import { deliverGroup } from '../delivery/deliver-group.ts';
+import { deliverGroup, type GroupAttempt, type GroupOutcome } from '../delivery/deliver-group.ts';
 import type { ConnectionPool } from '../delivery/connection-pool.ts';
 import type { RouterOptions } from '../delivery/route.ts';
 import { settle, type MessageInfo } from './settle.ts';
@@ -27,6 +27,8 @@ export interface SchedulerOptions {
   readonly maxInflight?: number;
   /** Called with the recipients whose attempt has finished (settled or failed). */
   readonly onSettled?: (group: readonly ClaimedRecipient[]) => void;
+  /** Keep every message instead of sending it (delivery.mode: capture). */
+  readonly captureAll?: boolean;
   /** On stop, how long attempts under way may take to finish before they are aborted. */
   readonly drainTimeoutMs?: number;
 }
@@ -119,6 +121,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }, delayMs);
   }
 
+  const sandbox = sandboxTenants(store);
+
   async function runGroup(group: ClaimedRecipient[]): Promise<void> {
     groups++;
     const first = group[0];
@@ -140,7 +144,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         tags: meta.tags ? (JSON.parse(meta.tags) as string[]) : null,
         metadata: meta.metadata ? (JSON.parse(meta.metadata) as Record<string, unknown>) : null,
       };
-      const { outcomes, attempt } = await deliverGroup(first.domain, {
+      const capture = options.captureAll || await sandbox.has(meta.tenant_id);
+      const { outcomes, attempt } = capture ? captureGroup(group) : await deliverGroup(first.domain, {
         id: meta.id, mailFrom: meta.mail_from, size: meta.size, body, envid: meta.dsn_envid, ret: meta.dsn_ret, smtputf8: meta.smtputf8 === 1,
       }, group.map((r) => ({ id: r.id, rcpt: r.rcpt, notify: r.notify, orcpt: r.orcpt })), {
         pool: options.pool, router: options.router, port: options.deliveryPort, signal: controller.signal,
@@ -204,6 +209,29 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       await drained;
     },
     stats: () => ({ inflight, groups }),
+  };
+}
+
+/** Capture mode: the message is kept, and reported as delivered, without any SMTP. */
+function captureGroup(group: readonly ClaimedRecipient[]): { outcomes: GroupOutcome[]; attempt: GroupAttempt } {
+  return {
+    outcomes: group.map((r) => ({ id: r.id, status: 'delivered', code: 250, enhanced: '2.0.0', response: '250 2.0.0 Captured (sandbox: not sent)' })),
+    attempt: { mxHost: null, ip: null, port: null, tlsVersion: null, tlsCipher: null, durationMs: 0, remoteSupportsDsn: true, captured: true },
+  };
+}
+
+/** Which tenants are sandboxes, cached for a few seconds. */
+function sandboxTenants(store: Store): { has(tenantId: string | null): Promise<boolean> } {
+  let cache: { at: number; ids: Set<string> } | null = null;
+  return {
+    async has(tenantId) {
+      if (!tenantId) return false;
+      if (!cache || Date.now() - cache.at > 5000) {
+        const rows = await store.db.selectFrom('tenants').select('id').where('sandbox', '=', 1).execute();
+        cache = { at: Date.now(), ids: new Set(rows.map((r) => r.id)) };
+      }
+      return cache.ids.has(tenantId);
+    },
   };
 }
 

@@ -88,6 +88,7 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
       message_id: message.id, recipient: r.rcpt, recipient_id: r.id, attempt: r.attempts,
       mx_host: attempt.mxHost, ip: attempt.ip, code: o.code, enhanced: o.enhanced, response: o.response,
       tls: attempt.tlsVersion ? { version: attempt.tlsVersion, cipher: attempt.tlsCipher } : null,
+      ...(attempt.captured ? { captured: true } : {}),
       ...(message.tags ? { tags: message.tags } : {}),
       ...(message.metadata ? { metadata: message.metadata } : {}),
     };
