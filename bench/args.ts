@@ -1,9 +1,12 @@
 // Command-line flags (and BENCH_* environment twins) for `npm run bench`. The defaults are the
 // sizes the relay issue asks for; `--quick` is the slice CI can afford.
 import { parseArgs } from 'node:util';
+import type { ApiScenario } from './api.ts';
 
 export const TARGETS = ['baseline', 'postfix', 'postline'] as const;
 export type Target = (typeof TARGETS)[number];
+/** `--only` also takes `api`: the HTTP API acceptance bench (bench/api.ts), not a relay. */
+const ONLY_NAMES = [...TARGETS, 'api'] as const;
 
 /** One load shape: `messages` of `bytes` payload each (smtp-source -m and -l). */
 export interface Scenario {
@@ -15,6 +18,8 @@ export interface Scenario {
 export interface BenchOptions {
   readonly targets: readonly Target[];
   readonly scenarios: readonly Scenario[];
+  /** The API bench's runs (batch, then single); empty when `--only` leaves `api` out. */
+  readonly apiScenarios: readonly ApiScenario[];
   /** Parallel SMTP sessions of smtp-source (-s); also the relays' concurrency towards the sink. */
   readonly sessions: number;
   /** Upper bound for one scenario, from the first connection until the sink has everything. */
@@ -34,14 +39,18 @@ export class BenchUsageError extends Error {
 export const USAGE = `Usage: npm run bench -- [options]
 
 Relays smtp-source → (nothing | Postfix | Postline) → smtp-sink on 127.0.0.1 and prints
-accepted/s and relayed/s for each.
+accepted/s and relayed/s for each. Then (target "api") sends through Postline's HTTP API, in
+batches of 500 and one message a request, and prints accepted/s and p50/p99 latency.
 
 Options (environment twin in brackets):
   --quick                 2,000 × 1 KB and 200 × 100 KB instead of 20,000 and 2,000 [BENCH_QUICK=1]
-  --only LIST             comma list of ${TARGETS.join(', ')} (default: all) [BENCH_ONLY]
+  --only LIST             comma list of ${ONLY_NAMES.join(', ')} (default: all) [BENCH_ONLY]
   --small-count N         number of 1 KB messages [BENCH_SMALL_COUNT]
   --large-count N         number of 100 KB messages (0 skips the size) [BENCH_LARGE_COUNT]
   --sessions N            parallel smtp-source sessions, default 20 [BENCH_SESSIONS]
+  --api-batch-count N     messages sent through /messages/batch, default 50,000 (quick 5,000) [BENCH_API_BATCH_COUNT]
+  --api-single-count N    messages sent one a request, default 50,000 (quick 5,000) [BENCH_API_SINGLE_COUNT]
+  --api-clients N         parallel clients for single sends, default 50 [BENCH_API_CLIENTS]
   --timeout SECONDS       limit per run, default 900 [BENCH_TIMEOUT]
   --profile               run Postline with --cpu-prof into bench/results/
   --write                 merge the results into BENCHMARKS.md
@@ -58,16 +67,16 @@ function positiveInt(name: string, text: string | undefined, fallback: number, a
   return Number(text);
 }
 
-function parseTargets(text: string | undefined): Target[] {
-  if (!text) return [...TARGETS];
+function parseOnly(text: string | undefined): { targets: Target[]; api: boolean } {
+  if (!text) return { targets: [...TARGETS], api: true };
   const picked = text.split(',').map((s) => s.trim()).filter(Boolean);
   for (const name of picked) {
-    if (!(TARGETS as readonly string[]).includes(name)) {
-      throw new BenchUsageError(`--only: unknown target "${name}" (expected ${TARGETS.join(', ')})`);
+    if (!(ONLY_NAMES as readonly string[]).includes(name)) {
+      throw new BenchUsageError(`--only: unknown target "${name}" (expected ${ONLY_NAMES.join(', ')})`);
     }
   }
   // Keep the canonical order so the table always reads baseline → Postfix → Postline.
-  return TARGETS.filter((t) => picked.includes(t));
+  return { targets: TARGETS.filter((t) => picked.includes(t)), api: picked.includes('api') };
 }
 
 /** Parses argv (without node and script) and env. Throws BenchUsageError on a bad value. */
@@ -81,6 +90,9 @@ export function parseBenchArgs(argv: string[], env: Record<string, string | unde
       'small-count': { type: 'string' },
       'large-count': { type: 'string' },
       sessions: { type: 'string' },
+      'api-batch-count': { type: 'string' },
+      'api-single-count': { type: 'string' },
+      'api-clients': { type: 'string' },
       timeout: { type: 'string' },
       profile: { type: 'boolean' },
       write: { type: 'boolean' },
@@ -94,9 +106,17 @@ export function parseBenchArgs(argv: string[], env: Record<string, string | unde
   const large = positiveInt('--large-count', values['large-count'] ?? env.BENCH_LARGE_COUNT, quick ? 200 : 2_000, true);
   const scenarios: Scenario[] = [{ label: '1 KB', messages: small, bytes: 1024 }];
   if (large > 0) scenarios.push({ label: '100 KB', messages: large, bytes: 100 * 1024 });
+  const only = parseOnly(values.only ?? env.BENCH_ONLY);
+  const apiBatch = positiveInt('--api-batch-count', values['api-batch-count'] ?? env.BENCH_API_BATCH_COUNT, quick ? 5_000 : 50_000, true);
+  const apiSingle = positiveInt('--api-single-count', values['api-single-count'] ?? env.BENCH_API_SINGLE_COUNT, quick ? 5_000 : 50_000, true);
+  const apiClients = positiveInt('--api-clients', values['api-clients'] ?? env.BENCH_API_CLIENTS, 50);
+  const apiScenarios: ApiScenario[] = [];
+  if (only.api && apiBatch > 0) apiScenarios.push({ mode: 'batch', messages: apiBatch, clients: 4, perRequest: 500 });
+  if (only.api && apiSingle > 0) apiScenarios.push({ mode: 'single', messages: apiSingle, clients: apiClients, perRequest: 1 });
   return {
-    targets: parseTargets(values.only ?? env.BENCH_ONLY),
-    scenarios,
+    targets: only.targets,
+    scenarios: only.targets.length > 0 ? scenarios : [],
+    apiScenarios,
     sessions: positiveInt('--sessions', values.sessions ?? env.BENCH_SESSIONS, 20),
     timeoutMs: positiveInt('--timeout', values.timeout ?? env.BENCH_TIMEOUT, 900) * 1000,
     quick,

@@ -25,12 +25,20 @@ export interface PostlineRelayOptions {
   /** When set, node writes a .cpuprofile there at exit (--cpu-prof). */
   readonly profileDir: string | null;
   readonly startTimeoutMs?: number;
+  /** Also serve the HTTP API on a loopback port and create a `send` API key (the API bench). */
+  readonly api?: boolean;
+}
+
+/** Where the API bench sends, when the relay was started with `api: true`. */
+export interface PostlineApi {
+  readonly url: string;
+  readonly key: string;
 }
 
 export const TENANT = 'bench';
 export const SENDER_DOMAIN = 'bench.example';
 
-function postlineEnv(options: PostlineRelayOptions, port: number): NodeJS.ProcessEnv {
+function postlineEnv(options: PostlineRelayOptions, port: number, httpPort: number | null): NodeJS.ProcessEnv {
   return {
     ...process.env,
     POSTLINE_DATA_DIR: options.dataDir,
@@ -38,7 +46,7 @@ function postlineEnv(options: PostlineRelayOptions, port: number): NodeJS.Proces
     POSTLINE_SMTP_LISTEN: `${HOST}:${port}`,
     POSTLINE_SMTPS_LISTEN: 'off',
     POSTLINE_MX_LISTEN: 'off',
-    POSTLINE_HTTP_LISTEN: 'off',
+    POSTLINE_HTTP_LISTEN: httpPort === null ? 'off' : `${HOST}:${httpPort}`,
     POSTLINE_RELAY_NETWORKS: `127.0.0.0/8=${TENANT}`,
     POSTLINE_RELAYHOST: `${HOST}:${options.sinkPort}`,
     POSTLINE_DELIVERY_ALLOW_PRIVATE: 'true',
@@ -49,7 +57,7 @@ function postlineEnv(options: PostlineRelayOptions, port: number): NodeJS.Proces
 }
 
 /** Starts Postline and waits for its `{"ready":true,…}` line. Throws BenchSetupError. */
-export async function startPostlineRelay(options: PostlineRelayOptions): Promise<Relay> {
+export async function startPostlineRelay(options: PostlineRelayOptions): Promise<Relay & { readonly api: PostlineApi | null }> {
   const main = join(options.root, 'src', 'cli', 'main.ts');
   try {
     await access(main);
@@ -58,10 +66,11 @@ export async function startPostlineRelay(options: PostlineRelayOptions): Promise
   }
   await mkdir(options.dataDir, { recursive: true });
   const port = await freePort();
-  const env = postlineEnv(options, port);
+  const httpPort = options.api ? await freePort() : null;
+  const env = postlineEnv(options, port, httpPort);
   const cli = async (args: string[]) => {
     try {
-      await run(process.execPath, [main, ...args], { cwd: options.root, env, timeout: 60_000 });
+      return (await run(process.execPath, [main, ...args], { cwd: options.root, env, timeout: 60_000 })).stdout;
     } catch (err) {
       const e = err as Error & { stderr?: string; stdout?: string };
       throw new BenchSetupError('BENCH_POSTLINE_SETUP', `postline ${args.join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim()}`);
@@ -69,6 +78,12 @@ export async function startPostlineRelay(options: PostlineRelayOptions): Promise
   };
   await cli(['tenant', 'create', TENANT, '--json']);
   await cli(['domain', 'add', '--tenant', TENANT, SENDER_DOMAIN, '--json']);
+  let key: string | null = null;
+  if (options.api) {
+    const created = JSON.parse(await cli(['key', 'create', '--tenant', TENANT, '--scopes', 'send', '--json'])) as { key?: unknown };
+    if (typeof created.key !== 'string') throw new BenchSetupError('BENCH_POSTLINE_SETUP', 'postline key create --json printed no key');
+    key = created.key;
+  }
 
   const nodeArgs = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
   const child = spawn(process.execPath, [...nodeArgs, main, 'start', '--json'], {
@@ -97,6 +112,7 @@ export async function startPostlineRelay(options: PostlineRelayOptions): Promise
       await waitForExit(child, 5_000);
     }
   };
+  let http = httpPort === null ? null : `${HOST}:${httpPort}`;
   const ready = await new Promise<string | null>((resolve) => {
     const timer = setTimeout(() => resolve(null), options.startTimeoutMs ?? 60_000);
     const finish = (value: string | null) => {
@@ -104,14 +120,17 @@ export async function startPostlineRelay(options: PostlineRelayOptions): Promise
       resolve(value);
     };
     lines.on('line', (line) => {
-      let parsed: { ready?: unknown; smtp?: unknown } | null = null;
+      let parsed: { ready?: unknown; smtp?: unknown; http?: unknown } | null = null;
       try {
-        parsed = JSON.parse(line) as { ready?: unknown; smtp?: unknown };
+        parsed = JSON.parse(line) as { ready?: unknown; smtp?: unknown; http?: unknown };
       } catch {
         keep(line + '\n');
         return;
       }
-      if (parsed && parsed.ready === true) finish(typeof parsed.smtp === 'string' ? parsed.smtp : `${HOST}:${port}`);
+      if (parsed && parsed.ready === true) {
+        if (typeof parsed.http === 'string') http = parsed.http;
+        finish(typeof parsed.smtp === 'string' ? parsed.smtp : `${HOST}:${port}`);
+      }
       else keep(line + '\n');
     });
     child.once('exit', () => finish(null));
@@ -131,6 +150,7 @@ export async function startPostlineRelay(options: PostlineRelayOptions): Promise
     name: 'postline',
     port: reportedPort,
     pid,
+    api: http && key ? { url: `http://${http.replace(/^https?:\/\//, '')}`, key } : null,
     peakRssBytes: () => peakRssBytes(pid),
     logTail: async () => log.split('\n').slice(-30).join('\n'),
     stop,

@@ -1,4 +1,4 @@
-// `npm run bench`: the relay benchmark. For each load shape it measures smtp-source straight into
+// `npm run bench`: the relay benchmark, then the HTTP API's acceptance (bench/api.ts). For each load shape it measures smtp-source straight into
 // smtp-sink (the ceiling of the tools themselves), then through a private Postfix instance,
 // then through Postline, each relay fresh and pointed at a fresh sink. Everything is on
 // 127.0.0.1 and under one temp dir that is removed at the end, even after an error or Ctrl-C.
@@ -7,6 +7,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { runApiScenario, type ApiResult } from './api.ts';
+import { apiTextReport, writeApiBenchmarksMd } from './api-report.ts';
 import { BenchUsageError, USAGE, parseBenchArgs, type BenchOptions, type Scenario, type Target } from './args.ts';
 import { writeBenchmarksMd } from './benchmarks-md.ts';
 import { describeMachine, machineLines } from './machine.ts';
@@ -23,8 +25,9 @@ const RESULTS_DIR = join(ROOT, 'bench', 'results');
 
 const log = (line: string) => process.stderr.write(line + '\n');
 
+type Stoppable = Pick<Relay, 'stop' | 'stopNow'>;
 /** Processes that must not outlive the benchmark, stopped in reverse order. */
-const live = new Set<{ relay?: Relay; sink?: Sink }>();
+const live = new Set<{ relay?: Stoppable; sink?: Pick<Sink, 'stop' | 'stopNow'> }>();
 /** The temp dir, until it is removed (or kept with --keep-temp). */
 let tempDir: string | null = null;
 
@@ -105,7 +108,7 @@ async function main(): Promise<number> {
   await chmod(tmp, 0o755);
   let machine = await describeMachine(tools.postconf, tmp, ROOT);
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-  log(`Postline relay benchmark (${command})`);
+  log(`Postline benchmark (${command})`);
   for (const line of machineLines(machine)) log(`  ${line}`);
   if (machine.loadAverage > machine.cpus / 2) {
     log(`  warning: load average ${machine.loadAverage.toFixed(2)} on ${machine.cpus} cores; other work will skew the numbers`);
@@ -113,6 +116,7 @@ async function main(): Promise<number> {
   if (options.profile) await mkdir(RESULTS_DIR, { recursive: true });
 
   const results: RunResult[] = [];
+  const apiResults: ApiResult[] = [];
   try {
     let index = 0;
     for (const scenario of options.scenarios) {
@@ -120,6 +124,17 @@ async function main(): Promise<number> {
         results.push(await runOne(target, scenario, index++, tmp, tools, options));
         await sleep(1000); // Let the last connections' sockets close before the next run.
       }
+    }
+    for (const scenario of options.apiScenarios) {
+      apiResults.push(await runApiScenario(scenario, index++, {
+        root: ROOT, dataDir: tmp, smtpSink: tools.smtpSink, profileDir: options.profile ? RESULTS_DIR : null,
+        timeoutMs: options.timeoutMs, progress: log,
+        track: (handle) => {
+          live.add(handle);
+          return () => live.delete(handle);
+        },
+      }));
+      await sleep(1000);
     }
   } finally {
     await stopAll();
@@ -130,18 +145,22 @@ async function main(): Promise<number> {
 
   machine = { ...machine, loadAverageEnd: loadavg()[0] };
   log(`  load average at the end: ${machine.loadAverageEnd?.toFixed(2)}`);
-  if (options.json) process.stdout.write(JSON.stringify({ machine, command, results }, null, 2) + '\n');
-  else process.stdout.write(`\n${textReport(results)}\n`);
+  if (options.json) process.stdout.write(JSON.stringify({ machine, command, results, api: apiResults }, null, 2) + '\n');
+  else {
+    if (results.length > 0) process.stdout.write(`\n${textReport(results)}\n`);
+    if (apiResults.length > 0) process.stdout.write(`\n${apiTextReport(apiResults)}\n`);
+  }
   await mkdir(RESULTS_DIR, { recursive: true });
   const saved = join(RESULTS_DIR, `run-${new Date().toISOString().replaceAll(':', '-').slice(0, 19)}.json`);
-  await writeFile(saved, JSON.stringify({ machine, command, results }, null, 2) + '\n');
+  await writeFile(saved, JSON.stringify({ machine, command, results, api: apiResults }, null, 2) + '\n');
   log(`results saved to ${saved}`);
   if (options.profile) log(`CPU profiles of Postline: ${RESULTS_DIR}/*.cpuprofile (open in Chrome DevTools → Performance)`);
   if (options.write) {
-    await writeBenchmarksMd(join(ROOT, 'BENCHMARKS.md'), results, machine, command);
+    if (results.length > 0) await writeBenchmarksMd(join(ROOT, 'BENCHMARKS.md'), results, machine, command);
+    if (apiResults.length > 0) await writeApiBenchmarksMd(join(ROOT, 'BENCHMARKS.md'), apiResults, machine, command);
     log('BENCHMARKS.md updated');
   }
-  return results.some((r) => r.error) ? 1 : 0;
+  return results.some((r) => r.error) || apiResults.some((r) => r.error) ? 1 : 0;
 }
 
 // Ctrl-C or a CI timeout: stop the relays (Postfix's master is a daemon and would survive us).

@@ -7,13 +7,13 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.ts';
 import { parseListen } from './config/index.ts';
-import { openStore, WriteLock, type Store } from './store/index.ts';
+import { openStore, releaseLeases, WriteLock, type Store } from './store/index.ts';
 import { createApiApp } from './api/index.ts';
 import { createIngress, type Ingress } from './ingress/index.ts';
 import { startDeliveryWorker } from './queue/index.ts';
 import { createRetentionJob, createWebhookDispatcher } from './events/index.ts';
 import { createLogger as createBaseLogger } from './log/create-logger.ts';
-import { loadTlsMaterial } from './tls/tls-material.ts';
+import { loadTlsMaterial, reloadTlsMaterial } from './tls/tls-material.ts';
 import { randomSecret } from './security/password-hash.ts';
 
 export interface RunningServer {
@@ -21,7 +21,14 @@ export interface RunningServer {
   readonly dataDir: string;
   readonly adminTokenFile: string | null;
   readonly store: Store;
-  stop(): Promise<void>;
+  /**
+   * Graceful shutdown: listeners stop accepting at once, open SMTP transactions get `graceMs`
+   * (default `shutdown_timeout`) to finish, then delivery stops and this run's leases are
+   * released before the store closes.
+   */
+  stop(graceMs?: number): Promise<void>;
+  /** SIGHUP: reads the TLS certificate and key again; new handshakes use them (TLS_RELOAD_FAILED keeps the old). */
+  reloadTls(): Promise<void>;
 }
 
 export function createLogger(config: Readonly<Config>): Logger {
@@ -47,7 +54,8 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
   const tls = await loadTlsMaterial({ dataDir, hostname: config.hostname, cert: config.tls.cert, key: config.tls.key });
   // Delivery runs in its own thread (see queue/delivery-thread.ts); it releases the leases
   // of a previous run before ingress starts handing it new ones.
-  const delivery = await startDeliveryWorker(config, { owner: `${config.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`, log, writeLock });
+  const owner = `${config.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const delivery = await startDeliveryWorker(config, { owner, log, writeLock });
   // Webhooks and retention run here in the main thread, apart from delivery: a dead or slow
   // endpoint holds webhook slots, never mail.
   const webhooks = createWebhookDispatcher({ config, store, log });
@@ -64,21 +72,47 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
     if (a && typeof a === 'object') listening.http = `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   }
   let stopping: Promise<void> | null = null;
+  let tlsNow = tls;
   return {
     listening,
     dataDir,
     adminTokenFile,
     store,
-    stop() {
+    stop(graceMs = config.shutdown_timeout) {
       stopping ??= (async () => {
-        await ingress.close();
-        await http.close();
+        // Intake first, both doors at once: nothing new is accepted while the rest winds down.
+        // HTTP requests in progress get the same period; keep-alive sockets then go.
+        const httpClosed = http.close();
+        const httpBounded = new Promise<void>((resolve) => {
+          const t = setTimeout(() => {
+            http.server.closeAllConnections();
+            resolve();
+          }, graceMs);
+          t.unref();
+          void httpClosed.finally(() => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+        await Promise.all([ingress.close(graceMs), httpBounded]);
+        // Attempts under way record their outcome (or are deferred); leases still held by this
+        // run (work handed over but never started) are due again now rather than at expiry.
         await delivery.stop();
+        const released = await store.write((trx) => releaseLeases(trx, { owner, now: Date.now() })).catch((err: unknown) => {
+          log.warn({ err }, 'could not release delivery leases; they expire on their own');
+          return 0;
+        });
+        if (released) log.info({ released }, 'released delivery leases');
         await webhooks.stop();
         await retention.stop();
         await store.close();
       })();
       return stopping;
+    },
+    async reloadTls() {
+      tlsNow = await reloadTlsMaterial(tlsNow);
+      ingress.reloadTls(tlsNow);
+      log.info({ cert: tlsNow.certPath }, 'TLS certificate and key reloaded');
     },
   };
 }

@@ -9,6 +9,7 @@ import type { Config } from '../config/index.ts';
 import type { DeliveryHandoff } from '../ingress/index.ts';
 import { newPublicId, type Store } from '../store/index.ts';
 import { Authenticator } from './auth.ts';
+import { createApiRateLimits } from './rate-limit.ts';
 import { installProblemHandlers, sendProblem, toProblem, writeClientErrorProblem } from './error-handler.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerAdminRoutes, registerTenantRoutes } from './route-groups.ts';
@@ -26,6 +27,7 @@ import { eventRoutes } from './routes/events.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { auditLogRoutes } from './routes/audit-log.ts';
 
 export interface CreateApiAppOptions {
   readonly config: Readonly<Config>;
@@ -70,7 +72,8 @@ export async function createApiApp(options: CreateApiAppOptions): Promise<ApiIns
   // JSON only: a text/plain body gets 415, not a confusing validation error.
   app.removeContentTypeParser('text/plain');
 
-  const deps: ApiDeps = Object.freeze({ config, store, log, auth: new Authenticator({ store, adminToken: options.adminToken, log }), handoff: options.handoff ?? null });
+  const auth = new Authenticator({ store, adminToken: options.adminToken, log, rateLimits: createApiRateLimits(config.http) });
+  const deps: ApiDeps = Object.freeze({ config, store, log, auth, handoff: options.handoff ?? null });
   app.decorate('postline', deps);
   app.decorateRequest('principal', null);
   installProblemHandlers(app, log);
@@ -82,6 +85,7 @@ export async function createApiApp(options: CreateApiAppOptions): Promise<ApiIns
   registerAdminRoutes(app, tenantRoutes);
   registerAdminRoutes(app, adminKeyRoutes);
   registerAdminRoutes(app, adminCredentialRoutes);
+  registerAdminRoutes(app, auditLogRoutes);
   registerTenantRoutes(app, tenantKeyRoutes);
   registerTenantRoutes(app, tenantCredentialRoutes);
   registerTenantRoutes(app, tenantDomainRoutes);

@@ -8,6 +8,7 @@ import type { ApiKeyScope, Store } from '../store/index.ts';
 import { findApiKeyWithTenant, touchApiKey } from '../store/index.ts';
 import { ApiProblem } from './problem.ts';
 import { apiKeySecretMatches, tryParseApiKey } from './api-key-token.ts';
+import type { ApiRateLimits, TakeResult } from './rate-limit.ts';
 
 export const API_KEY_SCOPES = ['send', 'read', 'manage'] as const satisfies readonly ApiKeyScope[];
 
@@ -51,6 +52,8 @@ export interface AuthenticatorOptions {
   readonly log: Logger;
   /** last_used_at is written at most this often per key (default one minute), not per request. */
   readonly touchIntervalMs?: number;
+  /** Per-key and per-IP token buckets (rate-limit.ts); none: no limits. */
+  readonly rateLimits?: ApiRateLimits | null;
 }
 
 export class Authenticator {
@@ -60,16 +63,49 @@ export class Authenticator {
   readonly #touchIntervalMs: number;
   /** keyId → when we last wrote (or started writing) its last_used_at. */
   readonly #touched = new Map<string, number>();
+  readonly #limits: ApiRateLimits | null;
 
   constructor(options: AuthenticatorOptions) {
     this.#store = options.store;
+    this.#limits = options.rateLimits ?? null;
     this.#adminDigest = options.adminToken ? digest(options.adminToken) : null;
     this.#log = options.log;
     this.#touchIntervalMs = options.touchIntervalMs ?? 60_000;
   }
 
-  /** The principal for an Authorization header value; throws a 401 ApiProblem. */
-  async authenticate(authorization: string | undefined): Promise<Principal> {
+  /**
+   * The principal for an Authorization header value; throws a 401 ApiProblem, or 429 when a
+   * rate limit is exceeded. `ip` is the peer: a request from an IP whose unauthenticated
+   * budget is spent is refused before its credentials are looked up; one that fails
+   * authentication spends from that budget. A valid key spends from its own bucket.
+   */
+  async authenticate(authorization: string | undefined, ip: string | null = null): Promise<Principal> {
+    const limits = this.#limits;
+    if (!limits) return this.#verify(authorization);
+    if (ip !== null) this.#enforce(limits.perIp.check(ip), 'ip', { ip });
+    let principal: Principal;
+    try {
+      principal = await this.#verify(authorization);
+    } catch (err) {
+      if (ip !== null && err instanceof ApiProblem && err.status === 401) this.#enforce(limits.perIp.take(ip), 'ip', { ip });
+      throw err;
+    }
+    // The admin token is not limited: it is one operator, and must stay usable to fix a runaway tenant.
+    if (principal.kind === 'key') this.#enforce(limits.perKey.take(principal.keyId), 'key', { keyId: principal.keyId, tenant: principal.tenantName });
+    return principal;
+  }
+
+  /** Throws the 429 for a refused take; logs the first refusal of a bucket per window, not every hit. */
+  #enforce(result: TakeResult, limit: 'key' | 'ip', who: Record<string, string>): void {
+    if (result.ok) return;
+    if (result.firstInWindow) this.#log.warn({ ...who, limit, retryAfterSeconds: result.retryAfterSeconds }, `API ${limit === 'key' ? 'key' : 'client IP'} rate limit exceeded (further refusals this minute are not logged)`);
+    const detail = limit === 'key'
+      ? `this API key exceeded its rate limit; retry after ${result.retryAfterSeconds} s`
+      : `too many requests without a valid API key from this address; retry after ${result.retryAfterSeconds} s`;
+    throw new ApiProblem('rate-limited', detail, { retryAfterSeconds: result.retryAfterSeconds, extensions: { limit } });
+  }
+
+  async #verify(authorization: string | undefined): Promise<Principal> {
     if (!authorization) throw unauthorized('send "Authorization: Bearer <API key or admin token>"');
     // RFC 9110 §11.1: the auth scheme is case-insensitive.
     const m = /^bearer +(\S+) *$/i.exec(authorization);

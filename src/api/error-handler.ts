@@ -13,8 +13,17 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 /** Seconds a client should wait before retrying when the store is busy or unavailable. */
 const STORE_RETRY_AFTER_SECONDS = 5;
 
+/** A full disk frees up only when someone acts: ask for a longer wait than a busy store. */
+const STORAGE_RETRY_AFTER_SECONDS = 60;
+
 // node:sqlite errors carry `errcode` (extended result codes, https://sqlite.org/rescode.html).
-const SQLITE_BUSY_CODES = new Set([5, 6, 261, 517, 10, 13]); // BUSY, LOCKED, BUSY_RECOVERY, BUSY_SNAPSHOT, IOERR, FULL
+const SQLITE_BUSY_CODES = new Set([5, 6, 261, 517, 10]); // BUSY, LOCKED, BUSY_RECOVERY, BUSY_SNAPSHOT, IOERR
+const SQLITE_FULL = 13;
+
+/** ENOSPC/EDQUOT from the spool, or SQLITE_FULL (primary code in the low byte) from the database. */
+function isStorageFull(e: ErrorLike): boolean {
+  return e.code === 'ENOSPC' || e.code === 'EDQUOT' || (e.code === 'ERR_SQLITE_ERROR' && (Number(e.errcode) & 0xff) === SQLITE_FULL);
+}
 const SQLITE_CONFLICT_CODES = new Set([1555, 2067, 787]); // CONSTRAINT_PRIMARYKEY, CONSTRAINT_UNIQUE, CONSTRAINT_FOREIGNKEY
 
 const STATUS_TYPES: Record<number, ProblemType> = Object.fromEntries(
@@ -37,6 +46,10 @@ export function toProblem(error: unknown): ApiProblem | { status: number; body: 
   const e = (typeof error === 'object' && error !== null ? error : {}) as ErrorLike;
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' ? e.message : '';
+  if (isStorageFull(e)) {
+    // RFC 4918 §11.5: the server cannot store what the request needs; nothing was written.
+    return new ApiProblem('insufficient-storage', 'the server is out of storage space; nothing was stored, retry later', { retryAfterSeconds: STORAGE_RETRY_AFTER_SECONDS, cause: error, code: 'API_STORAGE_FULL' });
+  }
   if (code === 'STORE_UNAVAILABLE' || code === 'FST_ERR_HANDLER_TIMEOUT' || (code === 'ERR_SQLITE_ERROR' && SQLITE_BUSY_CODES.has(Number(e.errcode)))) {
     return new ApiProblem('unavailable', 'the store is busy or unavailable; retry shortly', { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS, cause: error, code: 'API_STORE_UNAVAILABLE' });
   }

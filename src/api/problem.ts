@@ -19,6 +19,7 @@ export const PROBLEM_TYPES = {
   'rate-limited': { status: 429, title: 'Too many requests' },
   'internal': { status: 500, title: 'Internal server error' },
   'unavailable': { status: 503, title: 'Service temporarily unavailable' },
+  'insufficient-storage': { status: 507, title: 'Insufficient storage' },
 } as const satisfies Record<string, { readonly status: number; readonly title: string }>;
 
 export type ProblemType = keyof typeof PROBLEM_TYPES;

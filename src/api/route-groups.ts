@@ -26,7 +26,7 @@ export function registerTenantRoutes(app: ApiInstance, plugin: FastifyPluginAsyn
       route.config = { ...route.config, auth: 'tenant' };
     });
     group.addHook('onRequest', async (request) => {
-      const principal = await group.postline.auth.authenticate(request.headers.authorization);
+      const principal = await group.postline.auth.authenticate(request.headers.authorization, request.ip);
       request.principal = principal;
       if (principal.kind !== 'key') {
         throw new ApiProblem('forbidden', 'this route takes a tenant API key; the admin token manages a tenant under /api/v1/tenants/{id}/…');
@@ -44,7 +44,7 @@ export function registerAdminRoutes(app: ApiInstance, plugin: FastifyPluginAsync
       route.config = { ...route.config, auth: 'admin' };
     });
     group.addHook('onRequest', async (request) => {
-      const principal = await group.postline.auth.authenticate(request.headers.authorization);
+      const principal = await group.postline.auth.authenticate(request.headers.authorization, request.ip);
       request.principal = principal;
       if (principal.kind !== 'admin') throw new ApiProblem('forbidden', 'this route requires the admin token');
     });

@@ -8,6 +8,9 @@ const ROLES: Record<string, string> = {
   http: 'HTTP API, /healthz, /readyz',
 };
 
+/** Beyond shutdown_timeout: delivery's own drain (up to 10 s) and closing the store. */
+const SHUTDOWN_MARGIN_MS = 15_000;
+
 export async function startCommand(opts: GlobalOptions): Promise<void> {
   const config = configFrom(opts);
   const log = createLogger(config);
@@ -33,17 +36,31 @@ export async function startCommand(opts: GlobalOptions): Promise<void> {
     ].join('\n'));
   }
   let stopping = false;
+  // The log is asynchronous (log/create-logger.ts): flush it before exit, or the last lines,
+  // the ones that say why the process stopped, are lost.
+  const exit = (code: number) => log.flush(() => process.exit(code));
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 30_000);
+    log.info({ signal, shutdown_timeout_ms: config.shutdown_timeout }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error({ signal }, 'shutdown took too long; exiting');
+      exit(1);
+    }, config.shutdown_timeout + SHUTDOWN_MARGIN_MS);
     force.unref();
-    server.stop().then(() => process.exit(0), (err) => {
+    server.stop(config.shutdown_timeout).then(() => {
+      log.info('stopped');
+      exit(0);
+    }, (err) => {
       log.error({ err }, 'shutdown failed');
-      process.exit(1);
+      exit(1);
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP reloads the TLS certificate and key only; other settings need a restart.
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    server.reloadTls().catch((err: unknown) => log.error({ err }, 'TLS reload failed; the previous certificate stays in use'));
+  });
 }

@@ -1,4 +1,5 @@
-// Builds the RFC 5322 message for a JSON send request with nodemailer's MailComposer:
+// Builds the RFC 5322 message for a JSON send request: simple-mime.ts for text and/or html
+// without attachments or custom headers (the common case, and much cheaper), else nodemailer's MailComposer:
 // multipart/alternative for text + html, multipart/related for inline images (Content-ID),
 // multipart/mixed for attachments (RFC 2046 §5.1). We add Message-ID and Date (RFC 5322
 // §3.6.1, §3.6.4) and decide the envelope: MAIL FROM is the From address, RCPT TO every
@@ -6,6 +7,7 @@
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type Mail from 'nodemailer/lib/mailer';
 import { ComposeError } from './compose-error.ts';
+import { isSimpleContent, simpleMime } from './simple-mime.ts';
 import type { Mailbox } from './mailbox-schema.ts';
 
 export interface ComposeAttachment {
@@ -81,6 +83,37 @@ export function envelopeRecipients(content: MessageContent, maxRecipients: numbe
   return [...seen];
 }
 
+/** The general case: MailComposer, for attachments, custom headers and UTF-8 local parts. */
+async function buildWithMailComposer(content: MessageContent, text: string | undefined, html: string | undefined, messageId: string, date: Date): Promise<Buffer> {
+  const mail: Mail.Options = {
+    from: mailAddress(content.from),
+    to: content.to?.map(mailAddress),
+    cc: content.cc?.map(mailAddress),
+    bcc: content.bcc?.map(mailAddress),
+    replyTo: content.reply_to?.map(mailAddress),
+    subject: content.subject ?? undefined,
+    text,
+    html,
+    headers: content.headers ? { ...content.headers } : undefined,
+    attachments: (content.attachments ?? []).map((a) => ({
+      filename: a.filename,
+      content: Buffer.from(a.content, 'base64'),
+      contentType: a.content_type,
+      ...(a.content_id ? { cid: a.content_id, contentDisposition: 'inline' as const } : {}),
+    })),
+    messageId,
+    date,
+    // Our input is data only: never let a field be read as a file path or URL.
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  };
+  try {
+    return await new MailComposer(mail).compile().build();
+  } catch (err) {
+    throw new ComposeError('MESSAGE_COMPOSE_FAILED', 'unprocessable', '', `the message could not be built: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** Builds the message; throws ComposeError (`too-large` when it would exceed the SMTP size limit). */
 export async function composeMessage(content: MessageContent, options: ComposeOptions): Promise<ComposedMessage> {
   const recipients = envelopeRecipients(content, options.maxRecipients);
@@ -92,34 +125,11 @@ export async function composeMessage(content: MessageContent, options: ComposeOp
     throw new ComposeError('MESSAGE_TOO_LARGE', 'too-large', '/attachments', `the attachments hold ${attachmentBytes} bytes; a message may hold at most ${options.maxMessageBytes}`);
   }
   const messageId = `<${options.id}@${options.hostname}>`;
-  const mail: Mail.Options = {
-    from: mailAddress(content.from),
-    to: content.to?.map(mailAddress),
-    cc: content.cc?.map(mailAddress),
-    bcc: content.bcc?.map(mailAddress),
-    replyTo: content.reply_to?.map(mailAddress),
-    subject: content.subject ?? undefined,
-    text: content.text == null ? undefined : toCrlf(content.text),
-    html: content.html == null ? undefined : toCrlf(content.html),
-    headers: content.headers ? { ...content.headers } : undefined,
-    attachments: attachments.map((a) => ({
-      filename: a.filename,
-      content: Buffer.from(a.content, 'base64'),
-      contentType: a.content_type,
-      ...(a.content_id ? { cid: a.content_id, contentDisposition: 'inline' as const } : {}),
-    })),
-    messageId,
-    date: options.date,
-    // Our input is data only: never let a field be read as a file path or URL.
-    disableFileAccess: true,
-    disableUrlAccess: true,
-  };
-  let raw: Buffer;
-  try {
-    raw = await new MailComposer(mail).compile().build();
-  } catch (err) {
-    throw new ComposeError('MESSAGE_COMPOSE_FAILED', 'unprocessable', '', `the message could not be built: ${(err as Error).message}`, { cause: err });
-  }
+  const text = content.text == null ? undefined : toCrlf(content.text);
+  const html = content.html == null ? undefined : toCrlf(content.html);
+  const raw = isSimpleContent(content)
+    ? simpleMime({ ...content, text, html }, messageId, options.date)
+    : await buildWithMailComposer(content, text, html, messageId, options.date);
   if (raw.length > options.maxMessageBytes) {
     throw new ComposeError('MESSAGE_TOO_LARGE', 'too-large', '', `the message is ${raw.length} bytes; the limit is ${options.maxMessageBytes}`);
   }

@@ -25,6 +25,11 @@ const int = (name: string) => (v: string) => {
   return Number(v);
 };
 
+const num = (name: string) => (v: string) => {
+  if (!/^\d+(\.\d+)?$/.test(v)) throw new ConfigError(`${name}: expected a number, got "${v}"`);
+  return Number(v);
+};
+
 /**
  * Every environment override: name → config path and how to read the text. The names are
  * a public contract (docs/configuration.md lists them; a test checks the two agree).
@@ -32,6 +37,7 @@ const int = (name: string) => (v: string) => {
 export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) => unknown }> = {
   POSTLINE_DATA_DIR: { path: ['data_dir'], parse: String },
   POSTLINE_HOSTNAME: { path: ['hostname'], parse: String },
+  POSTLINE_SHUTDOWN_TIMEOUT: { path: ['shutdown_timeout'], parse: String },
   POSTLINE_SMTP_LISTEN: { path: ['smtp', 'listen'], parse: String },
   POSTLINE_SMTPS_LISTEN: { path: ['smtp', 'smtps_listen'], parse: String },
   POSTLINE_MX_LISTEN: { path: ['smtp', 'mx_listen'], parse: String },
@@ -39,6 +45,10 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) 
   POSTLINE_MAX_MESSAGE_BYTES: { path: ['smtp', 'max_message_bytes'], parse: int('POSTLINE_MAX_MESSAGE_BYTES') },
   POSTLINE_RELAY_NETWORKS: { path: ['smtp', 'relay_networks'], parse: list },
   POSTLINE_HTTP_LISTEN: { path: ['http', 'listen'], parse: String },
+  POSTLINE_API_KEY_RATE: { path: ['http', 'key_rate_per_second'], parse: num('POSTLINE_API_KEY_RATE') },
+  POSTLINE_API_KEY_BURST: { path: ['http', 'key_burst'], parse: int('POSTLINE_API_KEY_BURST') },
+  POSTLINE_API_IP_RATE: { path: ['http', 'ip_rate_per_second'], parse: num('POSTLINE_API_IP_RATE') },
+  POSTLINE_API_IP_BURST: { path: ['http', 'ip_burst'], parse: int('POSTLINE_API_IP_BURST') },
   POSTLINE_TLS_CERT: { path: ['tls', 'cert'], parse: String },
   POSTLINE_TLS_KEY: { path: ['tls', 'key'], parse: String },
   POSTLINE_DNS_SERVERS: { path: ['dns', 'servers'], parse: list },
@@ -52,6 +62,8 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) 
   POSTLINE_QUEUE_POLL_INTERVAL: { path: ['queue', 'poll_interval'], parse: String },
   POSTLINE_DATABASE_URL: { path: ['database', 'url'], parse: (v) => v || null },
   POSTLINE_ADMIN_TOKEN: { path: ['admin_token'], parse: (v) => v || null },
+  POSTLINE_SECRET_KEY: { path: ['security', 'secret_key'], parse: (v) => v || null },
+  POSTLINE_SECRET_KEY_FILE: { path: ['security', 'secret_key_file'], parse: (v) => v || null },
   POSTLINE_LOG_LEVEL: { path: ['log', 'level'], parse: String },
   POSTLINE_WEBHOOK_ALLOW_PRIVATE: { path: ['webhooks', 'allow_private'], parse: bool('POSTLINE_WEBHOOK_ALLOW_PRIVATE') },
   POSTLINE_WEBHOOK_TIMEOUT: { path: ['webhooks', 'timeout'], parse: String },

@@ -20,6 +20,11 @@ export const configSchema = z.strictObject({
   data_dir: z.string().default('./data'),
   /** The name used in the SMTP banner, in EHLO when delivering, and in Received headers. */
   hostname: z.string().min(1).default(osHostname()),
+  /**
+   * SIGTERM: how long open SMTP transactions may take to finish before they are answered
+   * `421 4.3.2` and closed (RFC 5321 §3.8); the process exits within this plus a few seconds.
+   */
+  shutdown_timeout: duration.prefault('30s'),
   smtp: z.strictObject({
     /** Submission with STARTTLS (RFC 6409). */
     listen: listen.default('127.0.0.1:2587'),
@@ -49,6 +54,24 @@ export const configSchema = z.strictObject({
     idle_timeout: duration.prefault('5m'),
     /** Concurrent SMTP sessions per listener. */
     max_clients: z.number().int().positive().default(2000),
+    /** Concurrent SMTP sessions from one client IP, all listeners together (0: no limit). */
+    max_connections_per_ip: z.number().int().nonnegative().default(50),
+    /** Concurrent SMTP sessions from one IPv4 /24 or IPv6 /64, all listeners together (0: no limit). */
+    max_connections_per_network: z.number().int().nonnegative().default(200),
+    /** Command lines in one session, above one transaction at max_recipients; the next gets 421 4.7.0 (0: no limit). */
+    max_commands_per_session: z.number().int().nonnegative().default(10_000),
+    /** Error replies (4xx/5xx) in one session before 421 4.7.0 and close (0: no limit). */
+    max_errors_per_session: z.number().int().nonnegative().default(20),
+    /** RFC 5321 §4.5.3.1.4: longest command line in octets (512 at least; extensions add more). */
+    max_line_length: z.number().int().min(512).default(2048),
+    /** A whole session, however active, ends with 421 4.4.2 after this long (0: no limit). */
+    session_timeout: duration.prefault('30m'),
+    /** First delay once AUTH replies are slowed; it doubles per failure, at most 16 times this. */
+    auth_failure_delay: duration.prefault('500ms'),
+    /** AUTH failures for one account (any IP) before its replies are slowed. */
+    auth_account_slow_after_failures: z.number().int().positive().default(5),
+    /** AUTH failures for one account (any IP) before it is refused with 454 4.7.0. */
+    auth_account_block_after_failures: z.number().int().positive().default(30),
   }).prefault({}),
   http: z.strictObject({
     listen: listen.default('127.0.0.1:8025'),
@@ -56,6 +79,12 @@ export const configSchema = z.strictObject({
     request_timeout: duration.prefault('60s'),
     /** Application level: a handler still running after this answers 503 and its request.signal aborts. */
     handler_timeout: duration.prefault('30s'),
+    /** Token bucket per API key: requests per second (0: no limit) and how many may come at once. */
+    key_rate_per_second: z.number().nonnegative().default(0),
+    key_burst: z.number().int().positive().default(200),
+    /** Token bucket per client IP for requests without a valid key (0: no limit). */
+    ip_rate_per_second: z.number().nonnegative().default(0),
+    ip_burst: z.number().int().positive().default(50),
   }).prefault({}),
   tls: z.strictObject({
     /** PEM certificate chain; a self-signed one is made in the data dir when absent. */
@@ -133,6 +162,12 @@ export const configSchema = z.strictObject({
   admin_token: z.string().nullable().default(null),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).prefault({}),
+  security: z.strictObject({
+    /** Base64 of 32 random bytes: the AES-256-GCM key that encrypts webhook secrets (and DKIM keys) at rest. */
+    secret_key: z.string().nullable().default(null),
+    /** A file holding that key instead; when neither is set, <data_dir>/secret.key is generated (0600). */
+    secret_key_file: z.string().nullable().default(null),
   }).prefault({}),
 });
 

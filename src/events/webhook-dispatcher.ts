@@ -9,12 +9,13 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import {
-  disableWebhook, findDueDeliveries, getWebhooksByIds, leaseDeliveries, listEnabledWebhooks, recordDeliveryAttempt,
+  disableWebhook, findDueDeliveries, getWebhooksByIds, leaseDeliveries, listEnabledWebhooks, recordDeliveryAttempt, sealPlaintextWebhookSecrets,
   type Store, type WebhookDeliveryTable, type WebhookTable,
 } from '../store/index.ts';
 import { fanOutBatch, loadFanOutCursor } from './webhook-fanout.ts';
 import { nextWebhookAttemptAt } from './webhook-retry.ts';
 import { WebhookSender, type WebhookCallResult } from './webhook-sender.ts';
+import { openWebhookSecret, sealWebhookSecret, secretKeyOf } from '../security/index.ts';
 
 /** Event ids per fan-out batch, and batches per round (so sending is not starved). */
 const FANOUT_BATCH = 2000;
@@ -69,6 +70,13 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   let round: Promise<void> | null = null;
   let again = false;
   let rotation = 0;
+  /** The key that opens stored webhook secrets (security/secret-key.ts), loaded on first need. */
+  let secretKey: Buffer | null = null;
+
+  async function key(): Promise<Buffer> {
+    secretKey ??= await secretKeyOf(config);
+    return secretKey;
+  }
 
   async function fanOut(): Promise<void> {
     for (let i = 0; i < FANOUT_BATCHES_PER_ROUND && !stopping; i++) {
@@ -109,20 +117,29 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     const leaseUntil = t + settings.timeout + LEASE_MARGIN_MS;
     const leased = await store.write((trx) => leaseDeliveries(trx, chosen.map((d) => d.id), t, leaseUntil), { durable: false });
     const hooks = new Map((await getWebhooksByIds(store.db, [...new Set(chosen.map((d) => d.webhook_id))])).map((w) => [w.id, w]));
+    const k = await key();
     for (const d of chosen) {
       const hook = hooks.get(d.webhook_id);
       if (!leased.has(d.id) || !hook) continue;
-      startCall(d, hook);
+      let secret: string;
+      try {
+        secret = openWebhookSecret(k, hook.id, hook.secret);
+      } catch (err) {
+        // Wrong security.secret_key (or an altered row): the lease brings it back once fixed.
+        log.error({ err, webhook: hook.id }, 'cannot open the webhook secret: is security.secret_key the one it was sealed with?');
+        continue;
+      }
+      startCall(d, hook, secret);
     }
   }
 
-  function startCall(d: WebhookDeliveryTable, hook: WebhookTable): void {
+  function startCall(d: WebhookDeliveryTable, hook: WebhookTable, secret: string): void {
     const key = d.message_id === null ? null : `${d.webhook_id} ${d.message_id}`;
     perEndpoint.set(d.webhook_id, (perEndpoint.get(d.webhook_id) ?? 0) + 1);
     if (key !== null) messagesInFlight.add(key);
     const p = (async () => {
       try {
-        const result = await sender.call({ url: hook.url, secret: hook.secret, eventUid: d.event_uid, body: d.payload, signal: stopController.signal }, now);
+        const result = await sender.call({ url: hook.url, secret, eventUid: d.event_uid, body: d.payload, signal: stopController.signal }, now);
         await settle(d, hook, result);
       } catch (err) {
         log.error({ err, delivery: d.id, webhook: d.webhook_id }, 'could not record a webhook call');
@@ -205,6 +222,10 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
 
   return {
     async start() {
+      // Encryption at rest: seal secrets of endpoints created before it (SECURITY.md, Secrets).
+      const k = await key();
+      const sealed = await store.write((trx) => sealPlaintextWebhookSecrets(trx, (secret, id) => sealWebhookSecret(k, id, secret)));
+      if (sealed > 0) log.info({ count: sealed }, 'encrypted webhook secrets stored in plaintext');
       cursor = await loadFanOutCursor(store);
       started = true;
       schedule(0);

@@ -1,6 +1,8 @@
 // DATA (RFC 5321 §4.1.1.4): stream the message through intake into the spool, then commit
 // message + recipients + event in one group-committed transaction, and only then reply 250
 // with the queue id. Any failure before the commit answers 4xx/5xx: nothing is half-accepted.
+// With X-Postline-Idempotency-Key (idempotency.ts) the key is looked up and recorded in that
+// same transaction, so of two concurrent submissions with one key exactly one is stored.
 import { pipeline } from 'node:stream/promises';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
@@ -10,6 +12,10 @@ import { MessageIntake } from './message-intake.ts';
 import { rewriteHeaders, type HeaderFacts } from './header-policy.ts';
 import type { ListenerKind, SessionUser } from './session-policy.ts';
 import { domainInSet, type TenantDirectory } from './tenant-directory.ts';
+import {
+  FingerprintTap, findSmtpIdempotencyHit, idempotencyConflict, maybePurgeIdempotencyKeys, rememberQueueId,
+  type SmtpIdempotencyClaim, type SmtpIdempotencyHit,
+} from './idempotency.ts';
 
 export interface AcceptContext {
   readonly kind: ListenerKind;
@@ -61,11 +67,14 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
     }, user, (domains) => domains.every((d) => domainInSet(owned, d)), facts),
   });
   const writer = ctx.store.spool.createWriter(queueId);
+  // Only a tenant's mail can carry an idempotency key; hash what arrives only for those.
+  const tap = user ? new FingerprintTap(envelope.mailFrom ? envelope.mailFrom.address : '', rcpts.map((r) => r.address)) : null;
   try {
-    await pipeline(stream, intake, writer);
+    if (tap) await pipeline(stream, tap, intake, writer);
+    else await pipeline(stream, intake, writer);
   } catch (err) {
     writer.destroy();
-    throw smtpError('C451LocalErr', 'Temporary problem storing the message, please try again', { cause: err, userError: false });
+    throw storeFailure(err);
   }
   // Checked first, as MessageIntake ranks it: the smuggling defence answers the same way
   // whether or not the message is also too big.
@@ -88,7 +97,14 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
     throw err instanceof SmtpError ? err : smtpError('C451LocalErr', 'Temporary problem processing the message', { cause: err, userError: false });
   }
   const body = writer.result;
-  if (body.path) await ctx.store.spool.syncDir();
+  if (body.path) {
+    try {
+      await ctx.store.spool.syncDir();
+    } catch (err) {
+      await discard(ctx, writer);
+      throw storeFailure(err);
+    }
+  }
   // On the MX side, mail for hosted domains stays here; only an authorised client relays.
   const recipients: NewRecipient[] = rcpts.map((r) => ({
     rcpt: r.address,
@@ -100,34 +116,55 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
   const ret = envelope.dsn?.ret?.toUpperCase();
   const relayed = recipients.filter((r) => !r.received).length;
   const lease = relayed ? ctx.handoff?.reserve(relayed) ?? null : null;
-  let claimed: ClaimedRecipient[];
+  const tenantId = user?.tenant.id ?? null;
+  const claim: SmtpIdempotencyClaim | null = tap && tenantId && facts.idempotencyKey ? { key: facts.idempotencyKey, fingerprint: tap.fingerprint() } : null;
+  const now = Date.now();
+  let result: { claimed: ClaimedRecipient[]; hit: SmtpIdempotencyHit | null };
   try {
-    claimed = await ctx.store.write((trx) => insertMessage(trx, {
-      id: queueId,
-      tenantId: user?.tenant.id ?? null,
-      origin: ctx.kind === 'mx' && !user ? 'mx' : 'smtp',
-      stream: facts.stream,
-      mailFrom,
-      body,
-      headerSize: intake.headerSize,
-      messageIdHeader: facts.messageId,
-      subject: facts.subject,
-      fromHeader: facts.from,
-      dsnRet: ret === 'FULL' || ret === 'HDRS' ? ret : null,
-      dsnEnvid: envelope.dsn?.envid ?? null,
-      isBounce: mailFrom === '' || facts.isBounce,
-      smtputf8: !!envelope.smtpUtf8,
-      clientIp: session.remoteAddress,
-      authUser: user?.username ?? null,
-      recipients,
-      leaseTo: lease,
-    }, { now: Date.now(), lifetimeMs: ctx.queueLifetimeMs }));
+    // The work may run twice (alone, after another write sank its group): it keeps no state outside.
+    result = await ctx.store.write(async (trx) => {
+      if (claim && tenantId) {
+        const hit = await findSmtpIdempotencyHit(trx, tenantId, claim, now);
+        if (hit) return { claimed: [], hit };
+      }
+      const rows = await insertMessage(trx, {
+        id: queueId,
+        tenantId,
+        origin: ctx.kind === 'mx' && !user ? 'mx' : 'smtp',
+        stream: facts.stream,
+        mailFrom,
+        body,
+        headerSize: intake.headerSize,
+        messageIdHeader: facts.messageId,
+        subject: facts.subject,
+        fromHeader: facts.from,
+        dsnRet: ret === 'FULL' || ret === 'HDRS' ? ret : null,
+        dsnEnvid: envelope.dsn?.envid ?? null,
+        isBounce: mailFrom === '' || facts.isBounce,
+        smtputf8: !!envelope.smtpUtf8,
+        clientIp: session.remoteAddress,
+        authUser: user?.username ?? null,
+        recipients,
+        leaseTo: lease,
+      }, { now, lifetimeMs: ctx.queueLifetimeMs });
+      if (claim && tenantId) await rememberQueueId(trx, tenantId, claim, queueId, now);
+      return { claimed: rows, hit: null };
+    });
   } catch (err) {
     if (lease) ctx.handoff?.release(relayed);
-    if (body.path) await ctx.store.spool.remove(body.path);
-    throw smtpError('C451LocalErr', 'Temporary problem storing the message, please try again', { cause: err, userError: false });
+    if (body.path) await ctx.store.spool.remove(body.path).catch(() => undefined);
+    throw storeFailure(err);
   }
-  if (lease) ctx.handoff?.deliver(claimed);
+  if (claim) maybePurgeIdempotencyKeys(ctx.store, ctx.log, now);
+  if (result.hit) {
+    // Nothing was stored: give back the lease and the spooled body.
+    if (lease) ctx.handoff?.release(relayed);
+    if (body.path) await ctx.store.spool.remove(body.path);
+    if (result.hit.kind === 'conflict') throw idempotencyConflict(claim!.key);
+    ctx.log.info({ queueId: result.hit.queueId, idempotencyKey: claim!.key, tenant: user?.tenant.name, client: session.remoteAddress }, 'message already accepted with this idempotency key; not queued again');
+    return result.hit.queueId;
+  }
+  if (lease) ctx.handoff?.deliver(result.claimed);
   ctx.log.info({ queueId, from: mailFrom, rcpts: rcpts.length, size: body.size, tenant: user?.tenant.name, client: session.remoteAddress, listener: ctx.kind }, 'message accepted');
   return queueId;
 }
@@ -139,4 +176,27 @@ async function discard(ctx: AcceptContext, writer: { result: { path: string | nu
   } catch {
     // Not finished: the writer removed its own file when destroyed.
   }
+}
+
+// node:sqlite reports the primary result code in `errcode` (https://sqlite.org/rescode.html).
+const SQLITE_FULL = 13;
+
+/** True when the spool or the database failed for want of space: the disk, a quota, or SQLite's own limit. */
+export function isStorageFull(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, errcode } = e as { code?: unknown; errcode?: unknown };
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+    if (typeof errcode === 'number' && (errcode & 0xff) === SQLITE_FULL) return true;
+  }
+  return false;
+}
+
+/**
+ * A failed write before the commit: nothing was accepted, so the reply is temporary and the
+ * client keeps the message. Full storage says so (RFC 3463 X.3.1), which tells a sending MTA
+ * the problem is ours and lasting, not its message; anything else is a local error.
+ */
+function storeFailure(err: unknown): SmtpError {
+  if (isStorageFull(err)) return smtpError('C452SystemFull', 'Insufficient system storage, please try again later', { cause: err, userError: false });
+  return smtpError('C451LocalErr', 'Temporary problem storing the message, please try again', { cause: err, userError: false });
 }

@@ -1,10 +1,13 @@
-// AUTH failures per client IP: after `slowAfter` failures replies are delayed (growing,
-// capped), after `blockAfter` the IP gets `421 4.7.0` until the window passes. Other
-// clients are unaffected: the state is per IP and the delay is a timer, not a busy wait.
+// AUTH failures per key (a client IP, or an account name): after `slowAfter` failures
+// replies are delayed (`delayMs`, doubling, at most 16 times that), after `blockAfter` the key
+// is refused until the window passes (421 4.7.0 for an IP, 454 4.7.0 for an account). Other
+// clients are unaffected: the state is per key and the delay is a timer, not a busy wait.
 export interface AuthThrottleOptions {
   readonly slowAfter: number;
   readonly blockAfter: number;
   readonly windowMs: number;
+  /** First delay once slowing starts; default 500 ms. */
+  readonly delayMs?: number;
   readonly maxTracked?: number;
 }
 
@@ -22,27 +25,28 @@ export class AuthThrottle {
     this.#options = options;
   }
 
-  isBlocked(ip: string, now = Date.now()): boolean {
-    const e = this.#entries.get(ip);
+  isBlocked(key: string, now = Date.now()): boolean {
+    const e = this.#entries.get(key);
     return !!e && e.blockedUntil > now;
   }
 
   /** Records a failure; returns how long to hold the reply, in ms. */
-  fail(ip: string, now = Date.now()): number {
-    let e = this.#entries.get(ip);
+  fail(key: string, now = Date.now()): number {
+    let e = this.#entries.get(key);
     if (!e || now - e.firstAt > this.#options.windowMs) {
       e = { failures: 0, firstAt: now, blockedUntil: 0 };
       if (this.#entries.size >= (this.#options.maxTracked ?? 100_000)) this.#evict(now);
-      this.#entries.set(ip, e);
+      this.#entries.set(key, e);
     }
     e.failures++;
     if (e.failures >= this.#options.blockAfter) e.blockedUntil = now + this.#options.windowMs;
     if (e.failures < this.#options.slowAfter) return 0;
-    return Math.min(500 * 2 ** (e.failures - this.#options.slowAfter), 8000);
+    const base = this.#options.delayMs ?? 500;
+    return Math.min(base * 2 ** (e.failures - this.#options.slowAfter), base * 16);
   }
 
-  succeed(ip: string): void {
-    this.#entries.delete(ip);
+  succeed(key: string): void {
+    this.#entries.delete(key);
   }
 
   #evict(now: number): void {

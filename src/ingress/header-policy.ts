@@ -1,9 +1,11 @@
 // Header edits at intake. Every listener prepends Received (RFC 5321 §4.4); submission
 // also adds Message-ID and Date when missing and removes Bcc (RFC 6409 §8), checks From:
-// against the tenant's domains, and strips our own X-Postline-* control headers.
+// against the tenant's domains, and strips our own X-Postline-* control headers. A tenant's
+// X-Postline-Idempotency-Key (idempotency.ts) is read into facts and never stored.
 import addressparser from 'nodemailer/lib/addressparser';
 import { smtpError, domainOf } from '../smtp/index.ts';
 import type { IntakeHeaders } from './message-intake.ts';
+import { IDEMPOTENCY_HEADER, parseIdempotencyKey } from './idempotency.ts';
 import type { ListenerKind, SessionUser } from './session-policy.ts';
 
 export interface ReceivedInfo {
@@ -42,6 +44,8 @@ export interface HeaderFacts {
   from: string | null;
   stream: 'transactional' | 'broadcast';
   isBounce: boolean;
+  /** X-Postline-Idempotency-Key of a tenant's submission (null without one, or without a tenant). */
+  idempotencyKey?: string | null;
 }
 
 const CONTROL_PREFIX = 'x-postline-';
@@ -69,6 +73,9 @@ export function rewriteHeaders(headers: IntakeHeaders, info: ReceivedInfo, user:
     }
     facts.stream = streamHeader;
   }
+  // Only a tenant has a key space; on the MX listener without one the header is just text.
+  const idempotencyHeader = user ? headers.get(IDEMPOTENCY_HEADER) : undefined;
+  if (idempotencyHeader !== undefined) facts.idempotencyKey = parseIdempotencyKey(idempotencyHeader);
   const parts: Buffer[] = [Buffer.from(receivedHeader(info))];
   if (info.kind === 'submission') {
     if (!facts.from) throw smtpError('C550BadContent', 'The message has no From: header (RFC 5322 §3.6 requires one)');
@@ -87,7 +94,10 @@ export function rewriteHeaders(headers: IntakeHeaders, info: ReceivedInfo, user:
     }
     if (!headers.get('date')) parts.push(Buffer.from(`Date: ${rfc5322Date(info.date)}\r\n`));
   } else {
-    for (const f of headers.fields) parts.push(f.raw);
+    for (const f of headers.fields) {
+      if (user && f.key === IDEMPOTENCY_HEADER) continue;
+      parts.push(f.raw);
+    }
   }
   return Buffer.concat(parts);
 }

@@ -10,10 +10,12 @@ import { touchCredential } from '../store/index.ts';
 import { verifyPassword } from '../security/password-hash.ts';
 import type { TlsMaterial } from '../tls/tls-material.ts';
 import { acceptMessage, type DeliveryHandoff } from './accept-message.ts';
+import { createShutdownGate } from './graceful-close.ts';
 import { AuthThrottle } from './auth-throttle.ts';
+import { ConnectionLimits, LogOnce } from './connection-limits.ts';
 import { parseRelayNetworks, matchRelayNetwork } from './relay-networks.ts';
 import { checkMailFrom, checkRcptTo, type ListenerKind, type PolicyContext, type SessionUser } from './session-policy.ts';
-import { installSmtpServerAdapter, toServerError } from './smtp-server-adapter.ts';
+import { installSmtpServerAdapter, toServerError, type SessionLimits } from './smtp-server-adapter.ts';
 import { TenantDirectory } from './tenant-directory.ts';
 
 export interface IngressOptions {
@@ -26,7 +28,10 @@ export interface IngressOptions {
 
 export interface Ingress {
   listen(): Promise<Record<string, string>>;
-  close(): Promise<void>;
+  /** Stops accepting at once; open transactions get `graceMs` (default 0) to finish (graceful-close.ts). */
+  close(graceMs?: number): Promise<void>;
+  /** New TLS handshakes (STARTTLS and implicit TLS) use this certificate; sessions already up keep theirs. */
+  reloadTls(material: TlsMaterial): void;
 }
 
 interface ListenerSpec {
@@ -45,7 +50,19 @@ export function createIngress(options: IngressOptions): Ingress {
     slowAfter: config.smtp.auth_slow_after_failures,
     blockAfter: config.smtp.auth_block_after_failures,
     windowMs: config.smtp.auth_block_duration,
+    delayMs: config.smtp.auth_failure_delay,
   });
+  // Per account as well, so a credential-stuffing run spread over many addresses still slows.
+  const accountThrottle = new AuthThrottle({
+    slowAfter: config.smtp.auth_account_slow_after_failures,
+    blockAfter: config.smtp.auth_account_block_after_failures,
+    windowMs: config.smtp.auth_block_duration,
+    delayMs: config.smtp.auth_failure_delay,
+  });
+  // Shared by all listeners: one client's sessions count together wherever they land.
+  const limits = new ConnectionLimits({ perIp: config.smtp.max_connections_per_ip, perNetwork: config.smtp.max_connections_per_network });
+  const releases = new WeakMap<SMTPServerSession, () => void>();
+  const limitLog = new LogOnce();
   const hosted = new Set([config.hostname, ...config.smtp.mx_domains].map(normaliseDomain).filter(Boolean));
   const specs: ListenerSpec[] = [];
   const add = (name: ListenerSpec['name'], kind: ListenerKind, value: string, implicitTls: boolean) => {
@@ -56,6 +73,7 @@ export function createIngress(options: IngressOptions): Ingress {
   add('smtps', 'submission', config.smtp.smtps_listen, true);
   add('mx', 'mx', config.smtp.mx_listen, false);
   const servers: SMTPServer[] = [];
+  const gate = createShutdownGate();
 
   function build(spec: ListenerSpec): SMTPServer {
     const policy: PolicyContext = { kind: spec.kind, directory, hostedDomains: hosted };
@@ -74,6 +92,17 @@ export function createIngress(options: IngressOptions): Ingress {
       }
       cb(toServerError(err));
     };
+    // Each limit is logged once per source and minute, with the hits held back since.
+    const logLimit = (limit: string, key: string, fields: Record<string, unknown>) => {
+      const suppressed = limitLog.hit(`${limit}:${key}`);
+      if (suppressed >= 0) listenerLog.warn({ limit, ...fields, suppressed }, 'limit reached');
+    };
+    const sessionLimits: SessionLimits = {
+      maxCommands: config.smtp.max_commands_per_session,
+      maxErrors: config.smtp.max_errors_per_session,
+      maxSessionMs: config.smtp.session_timeout,
+      onLimit: (kind, ip) => logLimit(kind, ip, { ip }),
+    };
     const relayUser = async (session: SMTPServerSession): Promise<void> => {
       const tenantName = matchRelayNetwork(relayNetworks, session.remoteAddress);
       if (!tenantName || session.user) return;
@@ -85,8 +114,11 @@ export function createIngress(options: IngressOptions): Ingress {
       const user: SessionUser = { tenant, username: `relay:${tenantName}`, viaRelayNetwork: true };
       session.user = user;
     };
-    const opts: SMTPServerOptions & { greetingDelayMs: number } = {
+    const opts: SMTPServerOptions & { greetingDelayMs: number; sessionLimits: SessionLimits; maxCommandLength: number } = {
       greetingDelayMs: spec.kind === 'mx' ? config.smtp.mx_greeting_delay : 0,
+      sessionLimits,
+      // RFC 5321 §4.5.3.1.4: 512 octets at least; AUTH PLAIN and ESMTP parameters need more.
+      maxCommandLength: config.smtp.max_line_length,
       name: config.hostname,
       banner: 'Postline ESMTP',
       secure: spec.implicitTls,
@@ -115,12 +147,23 @@ export function createIngress(options: IngressOptions): Ingress {
       logger: false,
       onConnect(session, cb) {
         if (throttle.isBlocked(session.remoteAddress)) {
+          logLimit('auth_ip', session.remoteAddress, { ip: session.remoteAddress });
           return cb(Object.assign(new Error('4.7.0 Too many failed logins from your address, try again later'), { responseCode: 421 }));
         }
+        const admission = limits.admit(session.remoteAddress);
+        if (!admission.ok) {
+          logLimit(admission.limit, admission.key, { ip: session.remoteAddress, network: admission.key });
+          return cb(Object.assign(new Error('4.7.0 Too many connections from your network'), { responseCode: 421 }));
+        }
+        releases.set(session, admission.release);
         // RFC 4954 §4 / RFC 6409 §4.3: no AUTH (and no PLAIN password) in the clear; smtp-server
         // would advertise it before STARTTLS. onSecure lifts this once TLS is up.
         if (spec.kind === 'submission' && !spec.implicitTls) session.disabledCommands = ['AUTH'];
         relayUser(session).then(() => cb(), (err) => fail(err, cb));
+      },
+      onClose(session) {
+        releases.get(session)?.();
+        releases.delete(session);
       },
       onSecure(socket, session, cb) {
         session.disabledCommands = undefined;
@@ -136,14 +179,21 @@ export function createIngress(options: IngressOptions): Ingress {
       onAuth(auth, session, cb) {
         const ip = session.remoteAddress;
         if (throttle.isBlocked(ip)) {
+          logLimit('auth_ip', ip, { ip });
           return cb(Object.assign(new Error('4.7.0 Too many failed logins from your address, try again later'), { responseCode: 421 }));
         }
         const username = auth.username ?? '';
         const password = auth.password ?? '';
+        const account = username.toLowerCase().slice(0, 256);
+        if (accountThrottle.isBlocked(account)) {
+          logLimit('auth_account', account, { username: username.slice(0, 64) });
+          // RFC 4954 §6: 454 4.7.0 temporary authentication failure; the session stays open.
+          return cb(Object.assign(new Error('4.7.0 Too many failed logins for this account, try again later'), { responseCode: 454 }));
+        }
         directory.credential(username).then(async (found) => {
           const ok = found ? await verifyPassword(password, found.credential.password_hash) : false;
           if (!found || !ok) {
-            const delay = throttle.fail(ip);
+            const delay = Math.max(throttle.fail(ip), accountThrottle.fail(account));
             listenerLog.info({ ip, username: username.slice(0, 64) }, 'authentication failed');
             const reply = () => cb(toServerError(smtpError('C535AuthFailed', 'Authentication credentials invalid')));
             if (delay) setTimeout(reply, delay).unref();
@@ -151,6 +201,7 @@ export function createIngress(options: IngressOptions): Ingress {
             return;
           }
           throttle.succeed(ip);
+          accountThrottle.succeed(account);
           void touchCredential(store.db, found.credential.id).catch(() => undefined);
           const user: SessionUser = { tenant: found.tenant, username, viaRelayNetwork: false };
           cb(null, { user });
@@ -168,7 +219,7 @@ export function createIngress(options: IngressOptions): Ingress {
         }
       },
       onData(stream, session: SMTPServerSession, cb) {
-        acceptMessage(acceptCtx, stream, session).then(
+        gate.track(acceptMessage(acceptCtx, stream, session)).then(
           (queueId) => cb(null, `Ok: queued as ${queueId}`),
           (err) => {
             stream.resume();
@@ -201,9 +252,13 @@ export function createIngress(options: IngressOptions): Ingress {
       }
       return bound;
     },
-    async close() {
-      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    async close(graceMs = 0) {
+      await gate.close(servers, graceMs);
       servers.length = 0;
+    },
+    reloadTls(material) {
+      // smtp-server builds each handshake's options from its current context (createTLSSocketOptions).
+      for (const s of servers) s.updateSecureContext({ key: material.key, cert: material.cert });
     },
   };
 }

@@ -13,8 +13,10 @@ export const Replies = {
   C452TooManyRcpts: [452, '4.5.3'],
   /** Local error in processing (storage unavailable). */
   C451LocalErr: [451, '4.3.0'],
-  /** RFC 3463 4.3.1: mail system full. */
+  /** RFC 3463 X.3.1: mail system full (the spool or database cannot write: ENOSPC, SQLITE_FULL). */
   C452SystemFull: [452, '4.3.1'],
+  /** RFC 5321 §3.8 / RFC 3463 X.3.2: system not accepting network messages (shutting down). */
+  C421ShuttingDown: [421, '4.3.2'],
   /** Service not available, closing channel; also used when a client IP is throttled. */
   C421Throttled: [421, '4.7.0'],
   /** RFC 3463 X.7.1: delivery not authorized, message refused (relay denied). */

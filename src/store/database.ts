@@ -254,3 +254,23 @@ export interface EventCountTable {
   n: number;
 }
 
+
+/** 0005: one administrative action (security/audit-log, SECURITY.md). Never updated. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor_kind: 'admin' | 'key' | 'cli';
+  /** The API key id when actor_kind is `key`. */
+  actor_id: string | null;
+  tenant_id: string | null;
+  action: string;
+  target: string | null;
+  /** JSON object; never holds a secret. */
+  details: string | null;
+  ip: string | null;
+}
+
+// Declaration merging adds the 0005 table to Database (kept apart so migrations append).
+export interface Database {
+  audit_log: AuditLogTable;
+}

@@ -22,6 +22,7 @@ export {
   WEBHOOK_CURSOR_SETTING, insertWebhook, getWebhook, listWebhooksPage, updateWebhook, deleteWebhook, listEnabledWebhooks, getWebhooksByIds,
   disableWebhook, readEventsInRange, maxEventId, insertDeliveries, findDueDeliveries, leaseDeliveries, recordDeliveryAttempt, getDelivery,
   listDeliveriesPage, listAttemptsFor, replayDelivery, replayFailedSince, deliveryCounts, deleteDeliveriesBefore,
+  sealPlaintextWebhookSecrets,
 } from './repos/webhooks.ts';
 export type { WebhookChange, DeliveryResult, WebhookAttemptRow } from './repos/webhooks.ts';
 export {
@@ -30,3 +31,6 @@ export {
 } from './repos/message-queries.ts';
 export type { MessageSummary, MessageFilter, EventFilter, EventRow } from './repos/message-queries.ts';
 export { WriteLock } from './write-lock.ts';
+export type { AuditLogTable } from './database.ts';
+export { insertAuditEntry, listAuditLogPage } from './repos/audit-log.ts';
+export type { AuditEntryRow, NewAuditEntry, AuditLogFilter } from './repos/audit-log.ts';

@@ -10,13 +10,15 @@ import { NodeSqliteDatabase } from './sqlite/sqlite-adapter.ts';
 import { WriteBatcher } from './write-batcher.ts';
 import { Spool } from './spool.ts';
 import { WalFile } from './sqlite/wal-file.ts';
+import { bodyPathIfFinal } from './repos/messages.ts';
 import type { WriteLock } from './write-lock.ts';
 import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-api-keys.ts';
 import * as m0003 from './migrations/0003-sending.ts';
 import * as m0004 from './migrations/0004-webhooks.ts';
+import * as m0005 from './migrations/0005-audit-log.ts';
 
-const MIGRATIONS: Record<string, Migration> = { '0001-initial': m0001, '0002-api-keys': m0002, '0003-sending': m0003, '0004-webhooks': m0004 };
+const MIGRATIONS: Record<string, Migration> = { '0001-initial': m0001, '0002-api-keys': m0002, '0003-sending': m0003, '0004-webhooks': m0004, '0005-audit-log': m0005 };
 
 class StaticMigrations implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
@@ -43,8 +45,8 @@ export interface Store {
   openBody(messageId: string): Promise<Buffer | Readable>;
   writeStats(): { batches: number; writes: number };
   /**
-   * Removes spool files no message refers to (DATA cut short by a crash). Call before the
-   * listeners start, when no DATA can be in progress.
+   * Removes spool files no message needs any more (DATA cut short by a crash, or a message
+   * finished just before one). Call before the listeners start, when no DATA can be in progress.
    */
   sweepSpool(): Promise<number>;
   close(): Promise<void>;
@@ -91,7 +93,9 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       let removed = 0;
       for (const name of await spool.list()) {
         const row = await db.selectFrom('messages').select('id').where('body_path', '=', name).executeTakeFirst();
-        if (!row) {
+        // No row: DATA was cut short. A row whose recipients are all final: a crash came
+        // between recording the last outcome and removing the file.
+        if (!row || (await bodyPathIfFinal(db, row.id)) === name) {
           await spool.remove(name);
           removed++;
         }

@@ -1,8 +1,9 @@
 // TLS certificate and key for the SMTP listeners: the configured PEM files, or a
 // self-signed pair made on first start in <data_dir>/tls (mode 0600 for the key).
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { mkdir, writeFile, rename, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { generate } from 'selfsigned';
 
 export interface TlsMaterial {
@@ -37,4 +38,20 @@ export async function loadTlsMaterial(options: { dataDir: string; hostname: stri
     await rename(`${certPath}.tmp`, certPath);
   }
   return { cert: readFileSync(certPath), key: readFileSync(keyPath), certPath, keyPath, selfSigned: true };
+}
+
+/**
+ * SIGHUP: reads the certificate and key again from the same files (a renewed certificate is
+ * usually written over the old one). A pair that does not load, or whose key does not match
+ * its certificate, throws with code TLS_RELOAD_FAILED and leaves the running pair in use.
+ */
+export async function reloadTlsMaterial(current: TlsMaterial): Promise<TlsMaterial> {
+  try {
+    const [cert, key] = await Promise.all([readFile(current.certPath), readFile(current.keyPath)]);
+    // Throws on unparsable PEM or a key that does not match the certificate.
+    createSecureContext({ cert, key });
+    return { ...current, cert, key };
+  } catch (err) {
+    throw Object.assign(new Error(`cannot reload TLS certificate ${current.certPath} and key ${current.keyPath}: ${(err as Error).message}`), { code: 'TLS_RELOAD_FAILED', cause: err });
+  }
 }

@@ -6,6 +6,7 @@ import type { DomainTable } from '../../store/index.ts';
 import { addDomain, deleteDomain, listDomains, listDomainsPage } from '../../store/index.ts';
 import { normaliseDomain } from '../../smtp/index.ts';
 import { tenantIdOf } from '../auth.ts';
+import { audit } from '../audit.ts';
 import { ApiProblem, fieldProblem } from '../problem.ts';
 import { pageOf, pageQuery, paginate } from '../pagination.ts';
 import { MANAGEMENT_BODY_LIMIT_BYTES, idParams, isoTime, noContent, timestamp } from '../schemas.ts';
@@ -43,7 +44,11 @@ export const tenantDomainRoutes: FastifyPluginAsyncZod = async (app) => {
       if (mine) return reply.code(200).send(domainJson(mine));
       const taken = await store.db.selectFrom('domains').select('id').where('name', '=', name).executeTakeFirst();
       if (taken) throw fieldProblem('body', ['name'], `domain ${name} belongs to another tenant`, 'conflict');
-      const row = await store.write((trx) => addDomain(trx, tenantId, name));
+      const row = await store.write(async (trx) => {
+        const added = await addDomain(trx, tenantId, name);
+        await audit(trx, request, 'domain.added', { tenantId, id: added.id }, { name });
+        return added;
+      });
       return reply.code(201).send(domainJson(row));
     },
   });
@@ -60,7 +65,13 @@ export const tenantDomainRoutes: FastifyPluginAsyncZod = async (app) => {
     method: 'DELETE', url: '/api/v1/domains/:id', config: { scope: 'manage' },
     schema: { tags, summary: 'Remove a sending domain', params: idParams, response: { 204: noContent } },
     handler: async (request, reply) => {
-      if (!(await store.write((trx) => deleteDomain(trx, tenantIdOf(request), request.params.id)))) throw new ApiProblem('not-found', `no domain ${request.params.id}`);
+      const tenantId = tenantIdOf(request);
+      const removed = await store.write(async (trx) => {
+        const done = await deleteDomain(trx, tenantId, request.params.id);
+        if (done) await audit(trx, request, 'domain.removed', { tenantId, id: request.params.id });
+        return done;
+      });
+      if (!removed) throw new ApiProblem('not-found', `no domain ${request.params.id}`);
       return reply.code(204).send();
     },
   });

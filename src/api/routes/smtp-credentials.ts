@@ -3,10 +3,12 @@
 // AUTH with it fails.
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyRequest } from 'fastify';
 import type { CredentialTable, Store } from '../../store/index.ts';
 import { createCredential, deleteCredential, findCredential, listCredentialsPage } from '../../store/index.ts';
 import { hashPassword, randomSecret } from '../../security/password-hash.ts';
 import { tenantIdOf } from '../auth.ts';
+import { audit } from '../audit.ts';
 import { ApiProblem, fieldProblem } from '../problem.ts';
 import { pageOf, pageQuery, paginate, type PageQuery } from '../pagination.ts';
 import { MANAGEMENT_BODY_LIMIT_BYTES, idParams, isoTime, noContent, timestamp } from '../schemas.ts';
@@ -36,13 +38,17 @@ function credentialJson(c: CredentialTable): z.output<typeof credentialSchema> {
   return { id: c.id, tenant_id: c.tenant_id, username: c.username, created_at: isoTime(c.created_at), last_used_at: isoTime(c.last_used_at) };
 }
 
-async function create(store: Store, tenant: { id: string; name: string }, username: string | undefined) {
+async function create(store: Store, request: FastifyRequest, tenant: { id: string; name: string }, username: string | undefined) {
   const name = username ?? `${tenant.name}-${randomSecret(6).toLowerCase().replace(/[^a-z0-9]/g, '')}`;
   // Usernames are global (AUTH names no tenant): a taken one is a conflict whoever owns it.
   if (await findCredential(store.db, name)) throw fieldProblem('body', ['username'], `username "${name}" is taken`, 'conflict');
   const password = randomSecret(24);
   const passwordHash = await hashPassword(password);
-  const row = await store.write((trx) => createCredential(trx, tenant.id, name, passwordHash));
+  const row = await store.write(async (trx) => {
+    const created = await createCredential(trx, tenant.id, name, passwordHash);
+    await audit(trx, request, 'smtp_credential.created', { tenantId: tenant.id, id: created.id }, { username: name });
+    return created;
+  });
   return { id: row.id, tenant_id: row.tenant_id, username: row.username, created_at: isoTime(row.created_at), password };
 }
 
@@ -51,8 +57,13 @@ async function list(store: Store, tenantId: string, query: PageQuery) {
   return { data: page.data.map(credentialJson), next_cursor: page.next_cursor };
 }
 
-async function remove(store: Store, tenantId: string, id: string): Promise<void> {
-  if (!(await store.write((trx) => deleteCredential(trx, tenantId, id)))) throw new ApiProblem('not-found', `no SMTP credential ${id}`);
+async function remove(store: Store, request: FastifyRequest, tenantId: string, id: string): Promise<void> {
+  const removed = await store.write(async (trx) => {
+    const done = await deleteCredential(trx, tenantId, id);
+    if (done) await audit(trx, request, 'smtp_credential.deleted', { tenantId, id });
+    return done;
+  });
+  if (!removed) throw new ApiProblem('not-found', `no SMTP credential ${id}`);
 }
 
 const tags = ['smtp credentials'];
@@ -65,7 +76,7 @@ export const tenantCredentialRoutes: FastifyPluginAsyncZod = async (app) => {
     handler: async (request, reply) => {
       const tenantId = tenantIdOf(request);
       const name = request.principal?.kind === 'key' ? request.principal.tenantName : tenantId;
-      return reply.code(201).send(await create(store, { id: tenantId, name }, request.body.username));
+      return reply.code(201).send(await create(store, request, { id: tenantId, name }, request.body.username));
     },
   });
   app.route({
@@ -77,7 +88,7 @@ export const tenantCredentialRoutes: FastifyPluginAsyncZod = async (app) => {
     method: 'DELETE', url: '/api/v1/smtp-credentials/:id', config: { scope: 'manage' },
     schema: { tags, summary: 'Delete SMTP credentials', params: idParams, response: { 204: noContent } },
     handler: async (request, reply) => {
-      await remove(store, tenantIdOf(request), request.params.id);
+      await remove(store, request, tenantIdOf(request), request.params.id);
       return reply.code(204).send();
     },
   });
@@ -90,7 +101,7 @@ export const adminCredentialRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { tags, summary: 'Create SMTP credentials for a tenant', params: idParams, body: createBodyOrNone, response: { 201: createdSchema } },
     handler: async (request, reply) => {
       const t = await tenantOr404(store, request.params.id);
-      return reply.code(201).send(await create(store, t, request.body.username));
+      return reply.code(201).send(await create(store, request, t, request.body.username));
     },
   });
   app.route({
@@ -103,7 +114,7 @@ export const adminCredentialRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { tags, summary: "Delete one of a tenant's SMTP credentials", params: z.object({ id: z.string().min(1).max(200), credentialId: z.string().min(1).max(200) }), response: { 204: noContent } },
     handler: async (request, reply) => {
       const t = await tenantOr404(store, request.params.id);
-      await remove(store, t.id, request.params.credentialId);
+      await remove(store, request, t.id, request.params.credentialId);
       return reply.code(204).send();
     },
   });

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Store, TenantTable } from '../../store/index.ts';
 import { createTenant, deleteTenant, findTenant, listTenantsPage, updateTenant } from '../../store/index.ts';
 import { ApiProblem, fieldProblem } from '../problem.ts';
+import { audit } from '../audit.ts';
 import { pageOf, pageQuery, paginate } from '../pagination.ts';
 import { MANAGEMENT_BODY_LIMIT_BYTES, idParams, isoTime, noContent, timestamp } from '../schemas.ts';
 
@@ -49,7 +50,11 @@ export const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     handler: async (request, reply) => {
       await assertNameFree(store, request.body.name);
-      const t = await store.write((trx) => createTenant(trx, request.body.name, { sandbox: request.body.sandbox }));
+      const t = await store.write(async (trx) => {
+        const created = await createTenant(trx, request.body.name, { sandbox: request.body.sandbox });
+        await audit(trx, request, 'tenant.created', { tenantId: created.id, id: created.id }, { name: created.name, sandbox: request.body.sandbox });
+        return created;
+      });
       return reply.code(201).send(tenantJson(t));
     },
   });
@@ -85,7 +90,11 @@ export const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
     handler: async (request) => {
       const t = await tenantOr404(store, request.params.id);
       if (request.body.name !== undefined) await assertNameFree(store, request.body.name, t.id);
-      const updated = await store.write((trx) => updateTenant(trx, t.id, request.body));
+      const updated = await store.write(async (trx) => {
+        const changed = await updateTenant(trx, t.id, request.body);
+        if (changed) await audit(trx, request, 'tenant.updated', { tenantId: t.id, id: t.id }, { ...request.body });
+        return changed;
+      });
       if (!updated) throw new ApiProblem('not-found', `no tenant "${request.params.id}"`);
       return tenantJson(updated);
     },
@@ -103,7 +112,11 @@ export const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     handler: async (request, reply) => {
       const t = await tenantOr404(store, request.params.id);
-      const result = await store.write((trx) => deleteTenant(trx, t.id));
+      const result = await store.write(async (trx) => {
+        const r = await deleteTenant(trx, t.id);
+        if (r.outcome === 'deleted') await audit(trx, request, 'tenant.deleted', { tenantId: t.id, id: t.id }, { name: t.name });
+        return r;
+      });
       if (result.outcome === 'not-found') throw new ApiProblem('not-found', `no tenant "${request.params.id}"`);
       if (result.outcome === 'mail-in-queue') {
         throw new ApiProblem('conflict', `tenant ${t.name} has ${result.openRecipients} recipients still queued or in flight; cancel them or let them finish first`, { code: 'TENANT_HAS_QUEUED_MAIL' });

@@ -14,6 +14,8 @@ import {
   EVENT_TYPES, WebhookUrlError, assertWebhookUrlAllowed, newWebhookSecret, parseWebhookUrl, webhookBody, MAX_WEBHOOK_URL_LENGTH,
 } from '../../events/index.ts';
 import { tenantIdOf } from '../auth.ts';
+import { audit } from '../audit.ts';
+import { sealWebhookSecret, secretKeyOf } from '../../security/index.ts';
 import { ApiProblem } from '../problem.ts';
 import { pageOf, pageQuery, paginate } from '../pagination.ts';
 import { MANAGEMENT_BODY_LIMIT_BYTES, displayName, idParams, isoTime, noContent, timestamp } from '../schemas.ts';
@@ -136,14 +138,21 @@ export const webhookRoutes: FastifyPluginAsyncZod = async (app) => {
       const tenantId = tenantIdOf(request);
       const href = await checkedUrl(config, request.body.url);
       const now = Date.now();
+      const id = newPublicId('whk', now);
+      const secret = newWebhookSecret();
+      // Stored encrypted (SECURITY.md, Secrets); the plaintext is answered once, here.
+      const sealed = sealWebhookSecret(await secretKeyOf(config), id, secret);
       const row: WebhookTable = {
-        id: newPublicId('whk', now), tenant_id: tenantId, url: href, description: request.body.description ?? null,
-        events: JSON.stringify(request.body.events), secret: newWebhookSecret(), enabled: request.body.enabled ? 1 : 0,
+        id, tenant_id: tenantId, url: href, description: request.body.description ?? null,
+        events: JSON.stringify(request.body.events), secret: sealed, enabled: request.body.enabled ? 1 : 0,
         disabled_reason: request.body.enabled ? null : 'manual', disabled_at: request.body.enabled ? null : now, failing_since: null,
         created_at: now, updated_at: now,
       };
-      await store.write((trx) => insertWebhook(trx, row));
-      return reply.code(201).send({ ...webhookJson(row), secret: row.secret });
+      await store.write(async (trx) => {
+        await insertWebhook(trx, row);
+        await audit(trx, request, 'webhook.created', { tenantId, id }, { url: href, events: request.body.events, enabled: request.body.enabled });
+      });
+      return reply.code(201).send({ ...webhookJson(row), secret });
     },
   });
 
@@ -170,7 +179,11 @@ export const webhookRoutes: FastifyPluginAsyncZod = async (app) => {
       const tenantId = tenantIdOf(request);
       await webhookOr404(store, tenantId, request.params.id);
       const change = { ...request.body, url: request.body.url === undefined ? undefined : await checkedUrl(config, request.body.url) };
-      const updated = await store.write((trx) => updateWebhook(trx, tenantId, request.params.id, change));
+      const updated = await store.write(async (trx) => {
+        const w = await updateWebhook(trx, tenantId, request.params.id, change);
+        if (w) await audit(trx, request, 'webhook.updated', { tenantId, id: w.id }, { ...change });
+        return w;
+      });
       if (!updated) throw new ApiProblem('not-found', `no webhook ${request.params.id}`);
       return webhookJson(updated);
     },
@@ -180,7 +193,13 @@ export const webhookRoutes: FastifyPluginAsyncZod = async (app) => {
     method: 'DELETE', url: '/api/v1/webhooks/:id', config: { scope: 'manage' },
     schema: { tags, summary: 'Delete a webhook endpoint and its delivery log', params: idParams, response: { 204: noContent } },
     handler: async (request, reply) => {
-      if (!(await store.write((trx) => deleteWebhook(trx, tenantIdOf(request), request.params.id)))) throw new ApiProblem('not-found', `no webhook ${request.params.id}`);
+      const tenantId = tenantIdOf(request);
+      const deleted = await store.write(async (trx) => {
+        const done = await deleteWebhook(trx, tenantId, request.params.id);
+        if (done) await audit(trx, request, 'webhook.deleted', { tenantId, id: request.params.id });
+        return done;
+      });
+      if (!deleted) throw new ApiProblem('not-found', `no webhook ${request.params.id}`);
       return reply.code(204).send();
     },
   });

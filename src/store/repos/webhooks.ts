@@ -65,6 +65,16 @@ export async function listEnabledWebhooks(db: Kysely<Database>): Promise<Array<P
   return db.selectFrom('webhooks').select(['id', 'tenant_id', 'events', 'created_at']).where('enabled', '=', 1).execute();
 }
 
+/**
+ * Rewrites secrets stored in plaintext (rows from before encryption at rest) with
+ * `seal(secret, webhookId)`; returns how many. Sealed values start with `v1:`.
+ */
+export async function sealPlaintextWebhookSecrets(db: Kysely<Database>, seal: (secret: string, webhookId: string) => string): Promise<number> {
+  const rows = await db.selectFrom('webhooks').select(['id', 'secret']).where('secret', 'not like', 'v1:%').execute();
+  for (const r of rows) await db.updateTable('webhooks').set({ secret: seal(r.secret, r.id) }).where('id', '=', r.id).where('secret', '=', r.secret).execute();
+  return rows.length;
+}
+
 /** Endpoint details the sender needs, by id (any tenant). */
 export async function getWebhooksByIds(db: Kysely<Database>, ids: readonly string[]): Promise<WebhookTable[]> {
   if (ids.length === 0) return [];

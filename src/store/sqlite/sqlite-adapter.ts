@@ -52,6 +52,11 @@ export class NodeSqliteDatabase implements SqliteDatabase {
     // (ingress and delivery threads) a deferred transaction that read first could not
     // upgrade after the other committed (SQLITE_BUSY_SNAPSHOT) and would fail whole.
     if (sql === 'begin') sql = 'begin immediate';
+    // After SQLITE_FULL, IOERR or NOMEM SQLite may already have rolled the transaction back
+    // ("Response To Errors Within A Transaction", sqlite.org/lang_transaction.html); a ROLLBACK
+    // then fails with "no transaction is active" and kysely throws that instead of the error
+    // that matters (a full disk must answer 452 4.3.1, not 451). Nothing left to undo: no-op.
+    if (sql === 'rollback' && !this.raw.isTransaction) sql = 'select 1';
     let stmt = this.#cache.get(sql);
     if (!stmt) {
       if (this.#cache.size >= MAX_CACHED_STATEMENTS) this.#cache.clear();

@@ -1,0 +1,103 @@
+// `--only api`: durable acceptance through the HTTP API. Each phase gets a fresh Postline
+// (HTTP API on a loopback port, relaying to a fresh smtp-sink, as the relay bench does) and
+// sends its messages through POST /api/v1/messages/batch (500 a request) or one by one through
+// POST /api/v1/messages. A 202 is only answered once the message is committed with fsync, so
+// accepted/s is the rate of durable acceptance. Delivery to the sink runs at the same time and
+// takes its share of the 2 cores: the numbers include that, as they would in production.
+import { join } from 'node:path';
+import { runLoad, percentile } from './api-load.ts';
+import { startPostlineRelay } from './postline-relay.ts';
+import { sampleTree } from './proc-stats.ts';
+import { startSink } from './smtp-sink.ts';
+import { BenchSetupError } from './tools.ts';
+
+export const API_MODES = ['batch', 'single'] as const;
+export type ApiMode = (typeof API_MODES)[number];
+
+export interface ApiScenario {
+  readonly mode: ApiMode;
+  readonly messages: number;
+  readonly clients: number;
+  /** Messages per HTTP request. */
+  readonly perRequest: number;
+}
+
+export interface ApiResult extends ApiScenario {
+  readonly accepted: number;
+  readonly failed: number;
+  readonly elapsedMs: number | null;
+  readonly acceptedPerS: number | null;
+  /** Per HTTP request (a whole batch for batch mode). */
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly maxMs: number | null;
+  /** CPU time Postline used while the load ran (user + system). */
+  readonly cpuMs: number | null;
+  readonly error: string | null;
+  readonly at: string;
+}
+
+export interface ApiRunOptions {
+  readonly root: string;
+  readonly dataDir: string;
+  readonly smtpSink: string;
+  readonly profileDir: string | null;
+  readonly timeoutMs: number;
+  readonly progress: (line: string) => void;
+  /** Registers what must be stopped on Ctrl-C; the caller's `live` set. */
+  readonly track: (handle: { relay?: { stop(): Promise<void>; stopNow(): void }; sink?: { stop(): Promise<void>; stopNow(): void } }) => () => void;
+}
+
+function failedApi(scenario: ApiScenario, error: string): ApiResult {
+  return {
+    ...scenario, accepted: 0, failed: scenario.messages, elapsedMs: null, acceptedPerS: null,
+    p50Ms: null, p99Ms: null, maxMs: null, cpuMs: null, error, at: new Date().toISOString(),
+  };
+}
+
+/** Runs one API scenario against a fresh Postline and sink. */
+export async function runApiScenario(scenario: ApiScenario, index: number, options: ApiRunOptions): Promise<ApiResult> {
+  const via = scenario.mode === 'batch' ? `${scenario.perRequest} a request` : 'one a request';
+  options.progress(`▶ api ${scenario.mode}: ${scenario.messages.toLocaleString('en-US')} messages, ${via}, ${scenario.clients} clients over keep-alive`);
+  const handle: Parameters<ApiRunOptions['track']>[0] = {};
+  const untrack = options.track(handle);
+  try {
+    const sink = await startSink(options.smtpSink);
+    handle.sink = sink;
+    const relay = await startPostlineRelay({
+      root: options.root, dataDir: join(options.dataDir, `api-${index}`), sinkPort: sink.port, concurrency: 20,
+      profileDir: options.profileDir, api: true,
+    });
+    handle.relay = relay;
+    if (!relay.api) throw new BenchSetupError('BENCH_POSTLINE_START', 'postline did not report its HTTP listener');
+    const cpuBefore = (await sampleTree(relay.pid))?.cpuMs ?? null;
+    const load = await runLoad({
+      url: relay.api.url, key: relay.api.key, messages: scenario.messages, clients: scenario.clients,
+      perRequest: scenario.perRequest, timeoutMs: options.timeoutMs, progress: options.progress,
+    });
+    const cpuAfter = (await sampleTree(relay.pid))?.cpuMs ?? null;
+    const error = load.failed > 0 ? `${load.failed} messages not accepted; first: ${load.errors[0] ?? '?'}` : null;
+    if (error) options.progress(`  ✗ ${error}\n  postline log (last lines):\n${await relay.logTail()}`);
+    return {
+      ...scenario,
+      accepted: load.accepted,
+      failed: load.failed,
+      elapsedMs: Math.round(load.elapsedMs),
+      acceptedPerS: load.accepted > 0 ? (load.accepted * 1000) / load.elapsedMs : null,
+      p50Ms: percentile(load.latenciesMs, 0.5),
+      p99Ms: percentile(load.latenciesMs, 0.99),
+      maxMs: load.latenciesMs.at(-1) ?? null,
+      cpuMs: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null,
+      error,
+      at: new Date().toISOString(),
+    };
+  } catch (err) {
+    if (!(err instanceof BenchSetupError)) throw err;
+    options.progress(`  ✗ ${err.code}: ${err.message}`);
+    return failedApi(scenario, `${err.code}: ${err.message}`);
+  } finally {
+    await handle.relay?.stop();
+    await handle.sink?.stop();
+    untrack();
+  }
+}
