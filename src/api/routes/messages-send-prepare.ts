@@ -8,21 +8,13 @@ import { findTemplate, listDomains, newId } from '../../store/index.ts';
 import { parseAddress } from '../../smtp/index.ts';
 import {
   ComposeError, HEADER_INJECTION, MAX_SCHEDULE_AHEAD_MS, composeMessage, prepareRawMessage,
-  type ComposeErrorKind, type RawMessageInput, type SendMessageInput, type TemplateRenderer,
+  type ComposeErrorKind, type ComposedMessage, type RawMessageInput, type SendMessageInput, type TemplateRenderer,
 } from '../../compose/index.ts';
 import { ApiProblem, jsonPointer, type ProblemType } from '../problem.ts';
 
-/** A message ready for the acceptance transaction. */
-export interface PreparedMessage {
+/** A message ready for the acceptance transaction: the composed MIME plus what the API adds. */
+export interface PreparedMessage extends ComposedMessage {
   readonly id: string;
-  readonly raw: Buffer;
-  readonly headerSize: number;
-  readonly mailFrom: string;
-  readonly recipients: readonly string[];
-  readonly messageIdHeader: string;
-  readonly subject: string | null;
-  readonly fromHeader: string;
-  readonly smtputf8: boolean;
   readonly stream: Stream;
   readonly tags: readonly string[] | null;
   readonly metadata: Readonly<Record<string, unknown>> | null;
