@@ -18,6 +18,13 @@ import { checkMailFrom, checkRcptTo, type ListenerKind, type PolicyContext, type
 import { installSmtpServerAdapter, toServerError, type SessionLimits } from './smtp-server-adapter.ts';
 import { TenantDirectory } from './tenant-directory.ts';
 
+/** TLS 1.3 suites, then TLS 1.2 ECDHE with AES-GCM or ChaCha20-Poly1305: no CBC, no static RSA. */
+const SUBMISSION_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305', 'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256',
+].join(':');
+
 export interface IngressOptions {
   readonly config: Readonly<Config>;
   readonly store: Store;
@@ -124,8 +131,12 @@ export function createIngress(options: IngressOptions): Ingress {
       secure: spec.implicitTls,
       key: options.tls.key,
       cert: options.tls.cert,
-      // RFC 8996 / issue policy: TLS 1.2 is the floor.
+      // RFC 8996 / issue policy: TLS 1.2 is the floor. Submission clients are ours to
+      // require modern suites of (AEAD with forward secrecy, RFC 9325 §4.2); port 25 keeps
+      // Node's default list, since a sender with an old stack should still get TLS rather
+      // than fall back to plaintext.
       minVersion: 'TLSv1.2',
+      ...(spec.kind === 'submission' ? { ciphers: SUBMISSION_CIPHERS, honorCipherOrder: true } : {}),
       size: config.smtp.max_message_bytes,
       maxRecipients: config.smtp.max_recipients,
       authMethods: ['PLAIN', 'LOGIN'],

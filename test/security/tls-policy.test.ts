@@ -79,6 +79,16 @@ describe('RFC 8314 implicit TLS listener: protocol versions', () => {
   }
 });
 
+describe('RFC 9325 §4.2 submission cipher suites', () => {
+  it('refuses a TLS 1.2 client that offers only CBC suites on the implicit-TLS listener', async () => {
+    await assert.rejects(handshake({ minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-SHA:AES128-SHA' }));
+  });
+
+  it('refuses CBC-only after STARTTLS as well', async () => {
+    await assert.rejects(handshake({ minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES256-SHA:AES256-SHA' }, await afterStartTls()));
+  });
+});
+
 describe('RFC 3207 STARTTLS: protocol versions', () => {
   for (const version of ['TLSv1', 'TLSv1.1'] as const) {
     it(`refuses a ${version} handshake after 220 to STARTTLS`, async () => {
