@@ -39,24 +39,64 @@ export function parseIdempotencyKey(value: string): string {
   return value;
 }
 
-/** A pass-through stream that hashes the envelope and the DATA bytes flowing through it. */
+const HEADER_END = Buffer.from('\r\n\r\n');
+// The header at the start of a (possibly folded) field line, as splitHeaderFields reads it.
+const KEY_FIELD = /(?:^|\n)x-postline-idempotency-key[ \t]*:/i;
+/** Past this much without the end of the header section, hash anyway (intake refuses long before). */
+const MAX_HEADER_SCAN_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A pass-through stream that hashes the envelope and the DATA bytes flowing through it, but
+ * only for a message whose header section carries the idempotency key: it holds the header
+ * section's chunks until it has seen all of it, then either hashes from the first byte or
+ * stops looking. Messages without the header (nearly all) cost a scan of their header only.
+ */
 export class FingerprintTap extends Transform {
-  readonly #hash = createHash('sha256');
+  readonly #envelope: string;
+  #hash: ReturnType<typeof createHash> | null = null;
+  #held: Buffer[] | null = [];
+  #heldBytes = 0;
 
   constructor(mailFrom: string, rcptTo: readonly string[]) {
     super();
     // Lengths first, so no choice of addresses can make two envelopes hash alike.
-    const envelope = [mailFrom, ...rcptTo].map((a) => `${Buffer.byteLength(a)}:${a}`).join('\n');
-    this.#hash.update(`smtp\n${envelope}\n\n`);
+    this.#envelope = `smtp\n${[mailFrom, ...rcptTo].map((a) => `${Buffer.byteLength(a)}:${a}`).join('\n')}\n\n`;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null, data?: Buffer) => void): void {
-    this.#hash.update(chunk);
+    if (this.#hash) this.#hash.update(chunk);
+    else if (this.#held) {
+      this.#held.push(chunk);
+      this.#heldBytes += chunk.length;
+      const head = Buffer.concat(this.#held, this.#heldBytes);
+      this.#held = [head];
+      const end = head.indexOf(HEADER_END);
+      if (end >= 0) this.#decide(head.subarray(0, end + 2).toString('latin1'));
+      else if (this.#heldBytes > MAX_HEADER_SCAN_BYTES) this.#startHash();
+    }
     callback(null, chunk);
   }
 
-  /** base64url SHA-256; call once, after the stream has ended. */
+  override _flush(callback: (err?: Error | null) => void): void {
+    // A message that is all header section (no blank line).
+    if (this.#held) this.#decide(Buffer.concat(this.#held, this.#heldBytes).toString('latin1'));
+    callback();
+  }
+
+  #decide(headerSection: string): void {
+    if (KEY_FIELD.test(headerSection)) this.#startHash();
+    else this.#held = null;
+  }
+
+  #startHash(): void {
+    this.#hash = createHash('sha256').update(this.#envelope);
+    for (const c of this.#held ?? []) this.#hash.update(c);
+    this.#held = null;
+  }
+
+  /** base64url SHA-256; call once, after the stream has ended, for a message that has the key. */
   fingerprint(): string {
+    if (!this.#hash) throw new Error('no fingerprint: the message carries no X-Postline-Idempotency-Key');
     return this.#hash.digest('base64url');
   }
 }
