@@ -4,7 +4,7 @@
 // large queue never becomes one huge Promise.all.
 import type { Logger } from 'pino';
 import type { Readable } from 'node:stream';
-import { claimDue, releaseLeases, getMessageMeta, bodyPathIfFinal, type ClaimedRecipient, type Store } from '../store/index.ts';
+import { claimDue, releaseLeases, getMessageForDelivery, bodyPathIfFinal, type ClaimedRecipient, type Store } from '../store/index.ts';
 import { deliverGroup, type GroupAttempt, type GroupOutcome } from '../delivery/deliver-group.ts';
 import type { ConnectionPool } from '../delivery/connection-pool.ts';
 import type { RouterOptions } from '../delivery/route.ts';
@@ -127,17 +127,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     groups++;
     const first = group[0];
     try {
-      const meta = await getMessageMeta(store.db, first.messageId);
+      const meta = await getMessageForDelivery(store.db, first.messageId);
       if (!meta) throw new Error(`message ${first.messageId} vanished`);
       // A spooled body is opened only when it is read (DATA, or a DSN returning it): a
       // stream opened up front and never read holds its file descriptor for good.
       const spooled = meta.body_path;
       let body: () => Buffer | Readable;
       if (spooled) body = () => store.spool.open(spooled);
-      else {
-        const bytes = await store.openBody(meta.id);
+      else if (meta.body) {
+        const bytes = Buffer.from(meta.body.buffer, meta.body.byteOffset, meta.body.byteLength);
         body = () => bytes;
-      }
+      } else throw new Error(`message ${meta.id} has no body`);
       const info: MessageInfo = {
         id: meta.id, tenantId: meta.tenant_id, origin: meta.origin, mailFrom: meta.mail_from, isBounce: meta.is_bounce === 1,
         createdAt: Number(meta.created_at), headerSize: meta.header_size, size: meta.size, dsnRet: meta.dsn_ret, dsnEnvid: meta.dsn_envid, body,

@@ -125,6 +125,13 @@ export async function getMessageMeta(db: Kysely<Database>, id: string) {
     .where('id', '=', id).executeTakeFirst();
 }
 
+/** What delivery needs of a message in one read: the fields above, and the bytes when stored inline. */
+export async function getMessageForDelivery(db: Kysely<Database>, id: string) {
+  return db.selectFrom('messages')
+    .select(['id', 'tenant_id', 'origin', 'stream', 'mail_from', 'size', 'body', 'body_path', 'header_size', 'dsn_ret', 'dsn_envid', 'is_bounce', 'smtputf8', 'created_at', 'tags', 'metadata'])
+    .where('id', '=', id).executeTakeFirst();
+}
+
 export async function listRecipients(db: Kysely<Database>, messageId: string) {
   return db.selectFrom('recipients').selectAll().where('message_id', '=', messageId).orderBy('id').execute();
 }
