@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
+import { startSmtpSink, type SinkOptions, type SmtpSink } from './smtp-sink.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MAIN = join(ROOT, 'src/cli/main.ts');
@@ -140,4 +141,30 @@ export async function startPostline(options: PostlineOptions = {}): Promise<Post
   }
   await launch();
   return proc;
+}
+
+/**
+ * The set-up most delivery tests share: a sink on 127.0.0.2 and a Postline relaying
+ * everything to it, for tenant `acme` (acme.test), whose loopback clients submit without
+ * AUTH. `close()` stops both and removes the data dir.
+ */
+export async function startRelayToSink(options: { sink?: SinkOptions; env?: Record<string, string> } = {}): Promise<{ sink: SmtpSink; proc: PostlineProcess; close(): Promise<void> }> {
+  const sink = await startSmtpSink({ host: '127.0.0.2', port: 0, ...options.sink });
+  const proc = await startPostline({
+    tenant: { name: 'acme', domains: ['acme.test'] },
+    env: {
+      POSTLINE_RELAY_NETWORKS: '127.0.0.0/8=acme',
+      POSTLINE_RELAYHOST: `${sink.host}:${sink.port}`,
+      POSTLINE_SMTPS_LISTEN: 'off',
+      POSTLINE_MX_LISTEN: 'off',
+      ...options.env,
+    },
+  });
+  return {
+    sink, proc,
+    async close() {
+      await proc.cleanup();
+      await sink.close();
+    },
+  };
 }

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startPostline, type PostlineProcess } from '../helpers/postline.ts';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
+import { startRelayToSink, type PostlineProcess } from '../helpers/postline.ts';
+import type { SmtpSink } from '../helpers/smtp-sink.ts';
 import { startCrashLoad, readCrashHeaders, type CrashLoadResult } from '../helpers/crash-load.ts';
 
 function envInt(name: string, fallback: number): number {
@@ -60,22 +60,15 @@ describe('Durability: nothing accepted is ever lost across kill -9', () => {
   let sink: SmtpSink;
   let proc: PostlineProcess;
 
+  let rig: Awaited<ReturnType<typeof startRelayToSink>> | undefined;
+
   before(async () => {
-    sink = await startSmtpSink({ host: '127.0.0.2', port: 0, delayMs: { data: SINK_DATA_DELAY_MS } });
-    proc = await startPostline({
-      tenant: { name: 'acme', domains: ['acme.test'] },
-      env: {
-        POSTLINE_RELAY_NETWORKS: '127.0.0.0/8=acme',
-        POSTLINE_RELAYHOST: `${sink.host}:${sink.port}`,
-        POSTLINE_SMTPS_LISTEN: 'off',
-        POSTLINE_MX_LISTEN: 'off',
-      },
-    });
+    rig = await startRelayToSink({ sink: { delayMs: { data: SINK_DATA_DELAY_MS } } });
+    ({ sink, proc } = rig);
   });
 
   after(async () => {
-    await proc?.cleanup();
-    await sink?.close();
+    await rig?.close();
   });
 
   it(`delivers every one of ${MESSAGES} messages that got 250 after two kill -9 restarts, repeating only deliveries in flight at a kill`, { timeout: TEST_TIMEOUT_MS }, async () => {

@@ -9,8 +9,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startPostline, type PostlineProcess } from '../helpers/postline.ts';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
+import { startRelayToSink, type PostlineProcess } from '../helpers/postline.ts';
+import type { SmtpSink } from '../helpers/smtp-sink.ts';
 import { startCrashLoad, readCrashHeaders } from '../helpers/crash-load.ts';
 
 function envInt(name: string, fallback: number): number {
@@ -56,23 +56,15 @@ describe('Fault loop: kill -9 at seeded random points loses nothing accepted', (
   let sink: SmtpSink;
   let proc: PostlineProcess;
 
+  let rig: Awaited<ReturnType<typeof startRelayToSink>> | undefined;
+
   before(async () => {
-    sink = await startSmtpSink({ host: '127.0.0.2', port: 0 });
-    proc = await startPostline({
-      tenant: { name: 'acme', domains: ['acme.test'] },
-      env: {
-        POSTLINE_RELAY_NETWORKS: '127.0.0.0/8=acme',
-        POSTLINE_RELAYHOST: `${sink.host}:${sink.port}`,
-        POSTLINE_SMTPS_LISTEN: 'off',
-        POSTLINE_MX_LISTEN: 'off',
-        POSTLINE_LOG_LEVEL: 'warn',
-      },
-    });
+    rig = await startRelayToSink({ env: { POSTLINE_LOG_LEVEL: 'warn' } });
+    ({ sink, proc } = rig);
   });
 
   after(async () => {
-    await proc?.cleanup();
-    await sink?.close();
+    await rig?.close();
   });
 
   it(`delivers every 250-accepted submission over ${ROUNDS} round(s) of ${MESSAGES} messages with ${KILLS} seeded kill -9 each (seed ${SEED}): lost = 0`, { timeout: Math.max(120_000, ROUNDS * MESSAGES * 60) }, async () => {

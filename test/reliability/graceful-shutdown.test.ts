@@ -6,8 +6,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { startPostline, type PostlineProcess } from '../helpers/postline.ts';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
+import { startRelayToSink, type PostlineProcess } from '../helpers/postline.ts';
+import type { SmtpSink } from '../helpers/smtp-sink.ts';
 import { connectSmtp, type SmtpTalk } from '../helpers/smtp-talk.ts';
 
 const SHUTDOWN_TIMEOUT_MS = 2000;
@@ -33,23 +33,15 @@ describe('Graceful shutdown on SIGTERM', () => {
   let sink: SmtpSink;
   let proc: PostlineProcess;
 
+  let rig: Awaited<ReturnType<typeof startRelayToSink>> | undefined;
+
   before(async () => {
-    sink = await startSmtpSink({ host: '127.0.0.2', port: 0 });
-    proc = await startPostline({
-      tenant: { name: 'acme', domains: ['acme.test'] },
-      env: {
-        POSTLINE_RELAY_NETWORKS: '127.0.0.0/8=acme',
-        POSTLINE_RELAYHOST: `${sink.host}:${sink.port}`,
-        POSTLINE_SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_MS}ms`,
-        POSTLINE_SMTPS_LISTEN: 'off',
-        POSTLINE_MX_LISTEN: 'off',
-      },
-    });
+    rig = await startRelayToSink({ env: { POSTLINE_SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_MS}ms` } });
+    ({ sink, proc } = rig);
   });
 
   after(async () => {
-    await proc?.cleanup();
-    await sink?.close();
+    await rig?.close();
   });
 
   it('answers 421 4.3.2 to idle sessions, 250 to a DATA finished in time (delivered after restart), 421 4.3.2 to one still open at shutdown_timeout, and exits within the bound', { timeout: 60_000 }, async () => {
