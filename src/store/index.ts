@@ -4,7 +4,7 @@ export type { Database, RecipientStatus, MessageOrigin, Stream, TenantTable, Dom
 export type { StoredBody, BodyWriter } from './spool.ts';
 export { newId, newPublicId } from './ids.ts';
 export { StoreError, createTenant, findTenant, listTenants, addDomain, listDomains, createCredential, findCredential, touchCredential, getSetting, putSetting } from './repos/tenants.ts';
-export { insertMessage, getMessage, getMessageMeta, getMessageForDelivery, listRecipients, listAttempts, bodyPathIfFinal } from './repos/messages.ts';
+export { insertMessage, insertMessages, getMessage, getMessageMeta, getMessageForDelivery, listRecipients, listAttempts, bodyPathIfFinal } from './repos/messages.ts';
 export type { NewMessage, NewRecipient } from './repos/messages.ts';
 export { claimDue, nextDueAt, releaseLeases, recordOutcomes, listQueue, retryNow, cancelMessage, queueCounts } from './repos/queue.ts';
 export type { ClaimedRecipient, RecipientUpdate, NewAttempt, QueueFilter } from './repos/queue.ts';

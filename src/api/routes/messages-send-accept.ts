@@ -3,11 +3,10 @@
 // the 202 is answered only after that commit is durable. Messages due now are inserted
 // already claimed and handed to this node's delivery loop (as SMTP ingress does); scheduled
 // ones wait in the queue with next_attempt_at = send_at.
-import type { Kysely } from 'kysely';
 import type { Config } from '../../config/index.ts';
 import type { DeliveryHandoff } from '../../ingress/index.ts';
-import type { ClaimedRecipient, Database, Store } from '../../store/index.ts';
-import { insertMessage } from '../../store/index.ts';
+import type { ClaimedRecipient, Store } from '../../store/index.ts';
+import { insertMessages } from '../../store/index.ts';
 import { isoTime } from '../schemas.ts';
 import type { PreparedMessage } from './messages-send-prepare.ts';
 import { findIdempotencyHit, rememberResponse, type IdempotencyClaim, type IdempotencyHit } from './send-idempotency.ts';
@@ -60,24 +59,25 @@ export async function acceptMessages(
         const hit = await findIdempotencyHit(trx, tenantId, claim, now);
         if (hit) return { outcome: hit, claimed: [] };
       }
+      const inserted = await insertMessages(trx, messages.map((m) => ({
+        id: m.id, tenantId, origin: 'api' as const, stream: m.stream, mailFrom: m.mailFrom,
+        body: { size: m.raw.length, inline: m.raw, path: null }, headerSize: m.headerSize,
+        messageIdHeader: m.messageIdHeader, subject: m.subject, fromHeader: m.fromHeader, smtputf8: m.smtputf8,
+        recipients: m.recipients.map((rcpt) => ({ rcpt })),
+        tags: m.tags, metadata: m.metadata, sendAt: m.sendAt,
+        leaseTo: m.sendAt === null ? lease : null,
+      })), { now, lifetimeMs });
       const accepted: AcceptedMessage[] = [];
       const claimed: ClaimedRecipient[] = [];
-      for (const m of messages) {
-        const rows = await insertMessage(trx, {
-          id: m.id, tenantId, origin: 'api', stream: m.stream, mailFrom: m.mailFrom,
-          body: { size: m.raw.length, inline: m.raw, path: null }, headerSize: m.headerSize,
-          messageIdHeader: m.messageIdHeader, subject: m.subject, fromHeader: m.fromHeader, smtputf8: m.smtputf8,
-          recipients: m.recipients.map((rcpt) => ({ rcpt })),
-          leaseTo: m.sendAt === null ? lease : null,
-        }, { now, lifetimeMs });
-        await annotateMessage(trx, m, lifetimeMs);
+      messages.forEach((m, i) => {
+        const rows = inserted[i];
         if (m.sendAt === null && lease) claimed.push(...rows);
         const status: SendStatus = m.sendAt === null ? 'queued' : 'scheduled';
         accepted.push({
           id: m.id, status, send_at: m.sendAt === null ? null : isoTime(m.sendAt),
           recipients: rows.map((r) => ({ id: r.id, email: r.rcpt, status })),
         });
-      }
+      });
       const response = respond(accepted);
       const body = JSON.stringify(response.body);
       if (claim) await rememberResponse(trx, tenantId, claim, response.status, body, now);
@@ -93,30 +93,4 @@ export async function acceptMessages(
     if (result.claimed.length < immediate) deps.handoff?.release(immediate - result.claimed.length);
   }
   return result.outcome;
-}
-
-/**
- * What insertMessage does not know of yet: tags, metadata and the schedule, on the message,
- * its recipients and its first event (`message.queued`, or `message.scheduled` with `send_at`).
- */
-async function annotateMessage(trx: Kysely<Database>, m: PreparedMessage, lifetimeMs: number): Promise<void> {
-  if (m.tags === null && m.metadata === null && m.sendAt === null) return;
-  await trx.updateTable('messages').set({
-    tags: m.tags === null ? null : JSON.stringify(m.tags),
-    metadata: m.metadata === null ? null : JSON.stringify(m.metadata),
-    send_at: m.sendAt,
-  }).where('id', '=', m.id).execute();
-  if (m.sendAt !== null) {
-    await trx.updateTable('recipients').set({ next_attempt_at: m.sendAt, expires_at: m.sendAt + lifetimeMs })
-      .where('message_id', '=', m.id).execute();
-  }
-  const event = await trx.selectFrom('events').select(['id', 'payload'])
-    .where('message_id', '=', m.id).where('type', '=', 'message.queued').executeTakeFirst();
-  if (!event) return;
-  const data = JSON.parse(event.payload) as Record<string, unknown>;
-  if (m.tags !== null) data.tags = m.tags;
-  if (m.metadata !== null) data.metadata = m.metadata;
-  if (m.sendAt !== null) data.send_at = isoTime(m.sendAt);
-  await trx.updateTable('events').set({ type: m.sendAt === null ? 'message.queued' : 'message.scheduled', payload: JSON.stringify(data) })
-    .where('id', '=', event.id).execute();
 }

@@ -33,6 +33,11 @@ export interface NewMessage {
   readonly recipients: readonly NewRecipient[];
   /** 'received' for mail taken in on the MX side (kept, not relayed). */
   readonly initialStatus?: Extract<RecipientStatus, 'queued' | 'received'>;
+  /** API `tags` and `metadata`: stored on the message and echoed in every event. */
+  readonly tags?: readonly string[] | null;
+  readonly metadata?: Readonly<Record<string, unknown>> | null;
+  /** API `send_at` (ms): the recipients wait until then and the first event is `message.scheduled`. */
+  readonly sendAt?: number | null;
   /**
    * Hand the recipients straight to this node's delivery loop: they are inserted already
    * claimed (in flight, leased, attempt counted), saving a claim transaction per message.
@@ -46,73 +51,116 @@ export interface NewMessage {
  * acceptance transaction: the SMTP 250 / HTTP 202 is sent only after that commits.
  */
 export async function insertMessage(db: Kysely<Database>, msg: NewMessage, options: { now: number; lifetimeMs: number }): Promise<ClaimedRecipient[]> {
-  const { now } = options;
-  await db.insertInto('messages').values({
-    id: msg.id,
-    tenant_id: msg.tenantId,
-    origin: msg.origin,
-    stream: msg.stream ?? 'transactional',
-    mail_from: msg.mailFrom,
-    size: msg.body.size,
-    body: msg.body.inline,
-    body_path: msg.body.path,
-    header_size: msg.headerSize,
-    message_id_header: msg.messageIdHeader,
-    subject: msg.subject,
-    from_header: msg.fromHeader,
-    dsn_ret: msg.dsnRet ?? null,
-    dsn_envid: msg.dsnEnvid ?? null,
-    is_bounce: msg.isBounce ? 1 : 0,
-    smtputf8: msg.smtputf8 ? 1 : 0,
-    client_ip: msg.clientIp ?? null,
-    auth_user: msg.authUser ?? null,
-    created_at: now,
-  }).execute();
-  const lease = msg.initialStatus === 'received' ? null : msg.leaseTo ?? null;
-  const kept = (r: NewRecipient) => msg.initialStatus === 'received' || r.received === true;
-  const ids: number[] = [];
-  for (let i = 0; i < msg.recipients.length; i += 500) {
-    const rows = await db.insertInto('recipients').values(msg.recipients.slice(i, i + 500).map((r) => ({
-      message_id: msg.id,
+  return (await insertMessages(db, [msg], options))[0];
+}
+
+// Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters (and Postgres'
+// 65,535) at ~22 columns a message row and ~17 a recipient row.
+const MESSAGE_ROWS_PER_INSERT = 100;
+const RECIPIENT_ROWS_PER_INSERT = 500;
+
+/**
+ * insertMessage for many messages at once (an API batch): one multi-row INSERT per table
+ * and chunk instead of three statements a message, which is most of a batch's cost.
+ * Answers each message's recipients (those not kept here) in the order given.
+ */
+export async function insertMessages(db: Kysely<Database>, msgs: readonly NewMessage[], options: { now: number; lifetimeMs: number }): Promise<ClaimedRecipient[][]> {
+  const { now, lifetimeMs } = options;
+  for (let i = 0; i < msgs.length; i += MESSAGE_ROWS_PER_INSERT) {
+    await db.insertInto('messages').values(msgs.slice(i, i + MESSAGE_ROWS_PER_INSERT).map((msg) => ({
+      id: msg.id,
       tenant_id: msg.tenantId,
-      rcpt: r.rcpt,
-      domain: domainOf(r.rcpt),
-      status: kept(r) ? 'received' as const : lease ? 'inflight' as const : 'queued' as const,
-      attempts: lease && !kept(r) ? 1 : 0,
-      next_attempt_at: now,
-      expires_at: now + options.lifetimeMs,
-      lease_owner: lease && !kept(r) ? lease.owner : null,
-      lease_expires_at: lease && !kept(r) ? now + lease.leaseMs : null,
-      dsn_notify: r.notify ?? null,
-      dsn_orcpt: r.orcpt ?? null,
-      last_code: null,
-      last_enhanced: null,
-      last_response: null,
-      last_mx: null,
-      updated_at: now,
-    }))).returning('id').execute();
-    for (const row of rows) ids.push(Number(row.id));
-  }
-  const event: NewEvent = {
-    type: msg.recipients.every(kept) ? 'message.inbound' : 'message.queued',
-    tenantId: msg.tenantId,
-    messageId: msg.id,
-    data: {
-      message_id: msg.id,
       origin: msg.origin,
       stream: msg.stream ?? 'transactional',
       mail_from: msg.mailFrom,
-      recipients: msg.recipients.map((r) => r.rcpt),
       size: msg.body.size,
+      body: msg.body.inline,
+      body_path: msg.body.path,
+      header_size: msg.headerSize,
       message_id_header: msg.messageIdHeader,
       subject: msg.subject,
-    },
+      from_header: msg.fromHeader,
+      dsn_ret: msg.dsnRet ?? null,
+      dsn_envid: msg.dsnEnvid ?? null,
+      is_bounce: msg.isBounce ? 1 : 0,
+      smtputf8: msg.smtputf8 ? 1 : 0,
+      client_ip: msg.clientIp ?? null,
+      auth_user: msg.authUser ?? null,
+      tags: msg.tags ? JSON.stringify(msg.tags) : null,
+      metadata: msg.metadata ? JSON.stringify(msg.metadata) : null,
+      send_at: msg.sendAt ?? null,
+      created_at: now,
+    }))).execute();
+  }
+  const kept = (msg: NewMessage, r: NewRecipient) => msg.initialStatus === 'received' || r.received === true;
+  const rows = msgs.flatMap((msg) => {
+    const lease = msg.initialStatus === 'received' ? null : msg.leaseTo ?? null;
+    const due = msg.sendAt ?? now;
+    return msg.recipients.map((r) => {
+      const held = lease !== null && !kept(msg, r);
+      return {
+        message_id: msg.id,
+        tenant_id: msg.tenantId,
+        rcpt: r.rcpt,
+        domain: domainOf(r.rcpt),
+        status: kept(msg, r) ? 'received' as const : held ? 'inflight' as const : 'queued' as const,
+        attempts: held ? 1 : 0,
+        next_attempt_at: due,
+        expires_at: due + lifetimeMs,
+        lease_owner: held ? lease.owner : null,
+        lease_expires_at: held ? now + lease.leaseMs : null,
+        dsn_notify: r.notify ?? null,
+        dsn_orcpt: r.orcpt ?? null,
+        last_code: null,
+        last_enhanced: null,
+        last_response: null,
+        last_mx: null,
+        updated_at: now,
+      };
+    });
+  });
+  const ids: number[] = [];
+  for (let i = 0; i < rows.length; i += RECIPIENT_ROWS_PER_INSERT) {
+    const chunk = rows.slice(i, i + RECIPIENT_ROWS_PER_INSERT);
+    // RETURNING promises no row order (SQLite docs), but one statement inserts its VALUES in
+    // order while holding the write lock, so the ids, sorted, follow the VALUES order.
+    const returned = await db.insertInto('recipients').values(chunk).returning('id').execute();
+    const sorted = returned.map((row) => Number(row.id)).sort((a, b) => a - b);
+    if (sorted.length !== chunk.length) throw new Error(`recipients insert returned ${sorted.length} ids for ${chunk.length} rows`);
+    ids.push(...sorted);
+  }
+  await insertEvents(db, msgs.map((msg) => firstEvent(msg, kept)), now);
+  let next = 0;
+  return msgs.map((msg) => {
+    const lease = msg.initialStatus === 'received' ? null : msg.leaseTo ?? null;
+    const due = msg.sendAt ?? now;
+    return msg.recipients.flatMap((r) => {
+      const id = ids[next++];
+      return kept(msg, r) ? [] : [{
+        id, messageId: msg.id, tenantId: msg.tenantId, rcpt: r.rcpt, domain: domainOf(r.rcpt), attempts: lease ? 1 : 0,
+        expiresAt: due + lifetimeMs, notify: r.notify ?? null, orcpt: r.orcpt ?? null,
+      }];
+    });
+  });
+}
+
+/** `message.inbound` for mail kept here, `message.scheduled` for a later send, else `message.queued`. */
+function firstEvent(msg: NewMessage, kept: (msg: NewMessage, r: NewRecipient) => boolean): NewEvent {
+  const data: Record<string, unknown> = {
+    message_id: msg.id,
+    origin: msg.origin,
+    stream: msg.stream ?? 'transactional',
+    mail_from: msg.mailFrom,
+    recipients: msg.recipients.map((r) => r.rcpt),
+    size: msg.body.size,
+    message_id_header: msg.messageIdHeader,
+    subject: msg.subject,
   };
-  await insertEvents(db, [event], now);
-  return msg.recipients.flatMap((r, i) => kept(r) ? [] : [{
-    id: ids[i], messageId: msg.id, tenantId: msg.tenantId, rcpt: r.rcpt, domain: domainOf(r.rcpt), attempts: lease ? 1 : 0,
-    expiresAt: now + options.lifetimeMs, notify: r.notify ?? null, orcpt: r.orcpt ?? null,
-  }]);
+  if (msg.tags) data.tags = msg.tags;
+  if (msg.metadata) data.metadata = msg.metadata;
+  if (msg.sendAt != null) data.send_at = new Date(msg.sendAt).toISOString();
+  const inbound = msg.recipients.every((r) => kept(msg, r));
+  return { type: inbound ? 'message.inbound' : msg.sendAt != null ? 'message.scheduled' : 'message.queued', tenantId: msg.tenantId, messageId: msg.id, data };
 }
 
 export async function getMessage(db: Kysely<Database>, id: string) {
