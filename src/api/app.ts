@@ -11,6 +11,7 @@ import { newPublicId, type Store } from '../store/index.ts';
 import { Authenticator } from './auth.ts';
 import { createApiRateLimits } from './rate-limit.ts';
 import { installProblemHandlers, sendProblem, toProblem, writeClientErrorProblem } from './error-handler.ts';
+import { installHandlerTimeout } from './handler-timeout.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerAdminRoutes, registerTenantRoutes } from './route-groups.ts';
 import type { ApiDeps, ApiInstance } from './types.ts';
@@ -56,7 +57,6 @@ export async function createApiApp(options: CreateApiAppOptions): Promise<ApiIns
     // failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     requestTimeout: config.http.request_timeout,
-    handlerTimeout: config.http.handler_timeout,
     bodyLimit: apiBodyLimitBytes(config),
     // Never believe X-Forwarded-For: request.ip is the peer (a proxy setting can come later).
     trustProxy: false,
@@ -77,6 +77,7 @@ export async function createApiApp(options: CreateApiAppOptions): Promise<ApiIns
   app.decorate('postline', deps);
   app.decorateRequest('principal', null);
   installProblemHandlers(app, log);
+  installHandlerTimeout(app, config.http.handler_timeout);
   await registerOpenApi(app);
 
   await app.register(healthRoutes);

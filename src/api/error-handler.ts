@@ -50,7 +50,10 @@ export function toProblem(error: unknown): ApiProblem | { status: number; body: 
     // RFC 4918 §11.5: the server cannot store what the request needs; nothing was written.
     return new ApiProblem('insufficient-storage', 'the server is out of storage space; nothing was stored, retry later', { retryAfterSeconds: STORAGE_RETRY_AFTER_SECONDS, cause: error, code: 'API_STORAGE_FULL' });
   }
-  if (code === 'STORE_UNAVAILABLE' || code === 'FST_ERR_HANDLER_TIMEOUT' || (code === 'ERR_SQLITE_ERROR' && SQLITE_BUSY_CODES.has(Number(e.errcode)))) {
+  if (code === 'HANDLER_TIMEOUT') {
+    return new ApiProblem('unavailable', `${message}; it may still complete, so retry with the same Idempotency-Key`, { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS, cause: error, code: 'API_HANDLER_TIMEOUT' });
+  }
+  if (code === 'STORE_UNAVAILABLE' || (code === 'ERR_SQLITE_ERROR' && SQLITE_BUSY_CODES.has(Number(e.errcode)))) {
     return new ApiProblem('unavailable', 'the store is busy or unavailable; retry shortly', { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS, cause: error, code: 'API_STORE_UNAVAILABLE' });
   }
   if (code === 'ERR_SQLITE_ERROR' && SQLITE_CONFLICT_CODES.has(Number(e.errcode))) {
