@@ -5,6 +5,7 @@ import { hashPassword, randomSecret } from '../security/password-hash.ts';
 import { output, type GlobalOptions } from './main.ts';
 import { createApiKey } from '../api/index.ts';
 import { withStore } from './open-cli-store.ts';
+import { CLI_ACTOR, recordAudit } from '../security/index.ts';
 
 async function tenantOrFail(store: Parameters<Parameters<typeof withStore>[1]>[0], name: string) {
   const tenant = await findTenant(store.db, name);
@@ -19,7 +20,11 @@ export function registerAdminCommands(program: Command): void {
     .description('create a tenant')
     .option('--sandbox', 'keep this tenant\'s outbound mail instead of sending it (capture mode)')
     .action(async (name: string, o: { sandbox?: boolean }) => withStore(g(), async (store) => {
-      const t = await createTenant(store.db, name, { sandbox: o.sandbox });
+      const t = await store.write(async (trx) => {
+        const created = await createTenant(trx, name, { sandbox: o.sandbox });
+        await recordAudit(trx, CLI_ACTOR, 'tenant.created', { tenantId: created.id, id: created.id }, { name, sandbox: o.sandbox === true });
+        return created;
+      });
       output(g(), { id: t.id, name: t.name, sandbox: t.sandbox === 1, created_at: new Date(Number(t.created_at)).toISOString() }, `created tenant ${t.name} (${t.id})`);
     }));
   tenant.command('list').description('list tenants').action(async () => withStore(g(), async (store) => {
@@ -36,7 +41,12 @@ export function registerAdminCommands(program: Command): void {
       const t = await tenantOrFail(store, o.tenant);
       const username = o.username ?? `${t.name}-${randomSecret(6).toLowerCase().replace(/[^a-z0-9]/g, '')}`;
       const password = randomSecret(24);
-      const cred = await createCredential(store.db, t.id, username, await hashPassword(password));
+      const passwordHash = await hashPassword(password);
+      const cred = await store.write(async (trx) => {
+        const created = await createCredential(trx, t.id, username, passwordHash);
+        await recordAudit(trx, CLI_ACTOR, 'smtp_credential.created', { tenantId: t.id, id: created.id }, { username });
+        return created;
+      });
       output(g(), { id: cred.id, tenant: t.name, username, password }, `username: ${username}\npassword: ${password}\n(store the password now: it is not shown again)`);
     }));
 

@@ -6,6 +6,7 @@ import {
   newId, findTenant, listTenants, listDomains, StoreError, bodyPathIfFinal, type RecipientStatus,
 } from '../store/index.ts';
 import { parseAddress } from '../smtp/index.ts';
+import { CLI_ACTOR, recordAudit } from '../security/index.ts';
 import { configFrom, output, type GlobalOptions } from './main.ts';
 import { withStore } from './open-cli-store.ts';
 
@@ -54,13 +55,23 @@ export function registerQueueCommands(program: Command): void {
     .option('--all', 'every queued or deferred recipient')
     .action(async (id: string | undefined, o: { all?: boolean }) => withStore(g(), async (store) => {
       if (!id && !o.all) throw new StoreError('ARGUMENT_MISSING', 'give a message id or --all');
-      const n = await retryNow(store.db, o.all ? { all: true } : { messageId: id! });
+      const n = await store.write(async (trx) => {
+        const retried = await retryNow(trx, o.all ? { all: true } : { messageId: id! });
+        const tenantId = id ? (await getMessageMeta(trx, id))?.tenant_id ?? null : null;
+        if (retried > 0) await recordAudit(trx, CLI_ACTOR, 'queue.retried', { tenantId, id: id ?? null }, { recipients: retried, all: o.all === true });
+        return retried;
+      });
       output(g(), { retried: n }, `${n} recipient(s) due now`);
     }));
   queue.command('delete <id>')
     .description('cancel a message\'s undelivered recipients')
     .action(async (id: string) => withStore(g(), async (store) => {
-      const n = await store.write((trx) => cancelMessage(trx, id));
+      const n = await store.write(async (trx) => {
+        const cancelled = await cancelMessage(trx, id);
+        const tenantId = (await getMessageMeta(trx, id))?.tenant_id ?? null;
+        if (cancelled > 0) await recordAudit(trx, CLI_ACTOR, 'message.cancelled', { tenantId, id }, { recipients: cancelled });
+        return cancelled;
+      });
       const path = await bodyPathIfFinal(store.db, id);
       if (path) await store.spool.remove(path);
       output(g(), { cancelled: n }, `${n} recipient(s) cancelled`);

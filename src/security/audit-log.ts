@@ -8,8 +8,12 @@ export const AUDIT_ACTIONS = [
   'tenant.created', 'tenant.updated', 'tenant.deleted',
   'api_key.created', 'api_key.revoked',
   'smtp_credential.created', 'smtp_credential.deleted',
-  'domain.added', 'domain.removed',
+  'domain.added', 'domain.removed', 'domain.verified', 'domain.dkim_rotated',
   'webhook.created', 'webhook.updated', 'webhook.deleted',
+  'suppression.added', 'suppression.removed', 'suppression.imported',
+  // Released or withdrawn mail: cancelling a message (API DELETE /messages/{id}, `postline queue
+  // delete`) and making deferred mail due now (`postline queue retry`).
+  'message.cancelled', 'queue.retried',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -2,6 +2,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestApi, type TestApi } from '../api/api-test-app.ts';
+import { runCli } from '../helpers/postline.ts';
 
 let api: TestApi;
 before(async () => {
@@ -68,5 +69,32 @@ describe('Issue 8 audit log: GET /api/v1/audit-log', () => {
     const t = await api.tenant('nosy');
     assert.equal((await t.client.request('GET', '/api/v1/audit-log')).status, 403);
     assert.equal((await api.admin.request('GET', '/api/v1/audit-log?action=mail.read')).status, 400);
+  });
+
+  it('records the CLI as the actor of tenant and credential creation, and who released or withdrew mail (queue retry, queue delete, DELETE /messages/{id})', async () => {
+    const env = { POSTLINE_DATA_DIR: api.dataDir, POSTLINE_LOG_LEVEL: 'silent' };
+    const cliTenant = await runCli(env, ['tenant', 'create', 'cli-made']);
+    const cred = await runCli(env, ['credential', 'create', '--tenant', 'cli-made', '--username', 'cli-made-app']);
+    const made = await entries(`tenant_id=${cliTenant.id}`);
+    assert.deepEqual(made.map((e) => [e.action, e.actor.kind]), [['tenant.created', 'cli'], ['smtp_credential.created', 'cli']]);
+    assert.ok(!JSON.stringify(made).includes(cred.password), 'no password in the audit log');
+
+    const t = await api.tenant('mail-steering');
+    assert.equal((await t.client.request('POST', '/api/v1/domains', { name: 'steer.test' })).status, 201);
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const send = async () => {
+      const res = await t.client.request('POST', '/api/v1/messages', { from: 'a@steer.test', to: ['b@dest.test'], subject: 's', text: 't', send_at: later });
+      assert.equal(res.status, 202, res.text);
+      return res.body.id as string;
+    };
+    const [one, two] = [await send(), await send()];
+    assert.deepEqual(await runCli(env, ['queue', 'retry', one]), { retried: 1 });
+    assert.deepEqual(await runCli(env, ['queue', 'delete', one]), { cancelled: 1 });
+    assert.equal((await t.client.request('DELETE', `/api/v1/messages/${two}`)).status, 200);
+    const steered = (await entries(`tenant_id=${t.id}`)).filter((e) => e.action === 'queue.retried' || e.action === 'message.cancelled');
+    assert.deepEqual(steered.map((e) => [e.action, e.actor.kind, e.target]), [
+      ['queue.retried', 'cli', one], ['message.cancelled', 'cli', one], ['message.cancelled', 'key', two],
+    ]);
+    assert.equal(steered[2].actor.key_id, t.keyId);
   });
 });

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { bodyPathIfFinal, cancelMessage, listRecipients } from '../../store/index.ts';
+import { audit } from '../audit.ts';
 import { ComposeError, TemplateRenderer, batchSchema, rawMessageSchema, sendMessageSchema } from '../../compose/index.ts';
 import { tenantIdOf } from '../auth.ts';
 import { ApiProblem, problemSchema, type ProblemBody } from '../problem.ts';
@@ -191,6 +192,7 @@ export const messageSendRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!owned) throw new ApiProblem('not-found', `no message ${id}`);
       const { cancelled, path, recipients } = await store.write(async (trx) => {
         const n = await cancelMessage(trx, id);
+        if (n > 0) await audit(trx, request, 'message.cancelled', { tenantId, id }, { recipients: n });
         return { cancelled: n, path: n > 0 ? await bodyPathIfFinal(trx, id) : null, recipients: await listRecipients(trx, id) };
       });
       const list = recipients.map((r) => ({ id: Number(r.id), email: r.rcpt, status: r.status }));
