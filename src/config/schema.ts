@@ -79,11 +79,15 @@ export const configSchema = z.strictObject({
     request_timeout: duration.prefault('60s'),
     /** Application level: a handler still running after this answers 503 and its request.signal aborts. */
     handler_timeout: duration.prefault('30s'),
-    /** Token bucket per API key: requests per second (0: no limit) and how many may come at once. */
-    key_rate_per_second: z.number().nonnegative().default(0),
-    key_burst: z.number().int().positive().default(200),
-    /** Token bucket per client IP for requests without a valid key (0: no limit). */
-    ip_rate_per_second: z.number().nonnegative().default(0),
+    /**
+     * Token bucket per API key: requests per second (0: no limit) and how many may come at
+     * once. The default is about a third of what one node accepts on 2 cores: one runaway
+     * client cannot take the whole node from the other tenants.
+     */
+    key_rate_per_second: z.number().nonnegative().default(1000),
+    key_burst: z.number().int().positive().default(2000),
+    /** Token bucket per client IP, spent by requests that fail authentication (0: no limit). */
+    ip_rate_per_second: z.number().nonnegative().default(5),
     ip_burst: z.number().int().positive().default(50),
   }).prefault({}),
   tls: z.strictObject({
