@@ -15,6 +15,12 @@ import { createRetentionJob, createWebhookDispatcher } from './events/index.ts';
 import { createLogger as createBaseLogger } from './log/create-logger.ts';
 import { loadTlsMaterial, reloadTlsMaterial } from './tls/tls-material.ts';
 import { randomSecret } from './security/password-hash.ts';
+import { secretKeyOf } from './security/index.ts';
+import { DnsResolver } from './delivery/dns-resolver.ts';
+import { mailauthResolver } from './bounces/index.ts';
+import { VerpCodec } from './feedback/verp.ts';
+import { startDomainRecheck } from './domains/index.ts';
+import type { InboundFeedback } from './feedback/inbound-feedback.ts';
 
 export interface RunningServer {
   readonly listening: Record<string, string>;
@@ -44,10 +50,23 @@ async function ensureAdminToken(config: Readonly<Config>, dataDir: string): Prom
   return { file, token: token || null };
 }
 
+/** The MX side's bounce, complaint and Authentication-Results settings (feedback/). */
+async function inboundFeedbackOf(config: Readonly<Config>): Promise<InboundFeedback> {
+  const secretKey = await secretKeyOf(config);
+  const resolver = new DnsResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout, maxCacheTtlMs: config.dns.max_cache_ttl });
+  return {
+    verp: config.feedback.verp ? new VerpCodec(secretKey, config.domains.return_path_prefix) : null,
+    fblAddresses: new Set(config.feedback.fbl_addresses.map((a) => a.toLowerCase())),
+    autoSuppress: { softBounceLimit: config.feedback.soft_bounce_limit, softBounceWindowMs: config.feedback.soft_bounce_window },
+    authResults: config.feedback.authentication_results ? { resolver: mailauthResolver(resolver), timeoutMs: 10_000 } : null,
+  };
+}
+
 export async function startServer(config: Readonly<Config>, log: Logger = createLogger(config)): Promise<RunningServer> {
   const dataDir = resolve(config.data_dir);
   const writeLock = new WriteLock();
-  const store = await openStore({ dataDir, databaseUrl: config.database.url, writeLock });
+  // The delivery thread checkpoints the WAL in the background; this thread's commits never do (open-store.ts).
+  const store = await openStore({ dataDir, databaseUrl: config.database.url, writeLock, checkpoints: 'none' });
   const { file: adminTokenFile, token: adminToken } = await ensureAdminToken(config, dataDir);
   const orphans = await store.sweepSpool();
   if (orphans) log.info({ removed: orphans }, 'removed spool files of messages never accepted');
@@ -62,7 +81,13 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
   await webhooks.start();
   const retention = createRetentionJob({ config, store, log });
   retention.start();
-  const ingress: Ingress = createIngress({ config, store, log: log.child({ stage: 'ingress' }), tls, handoff: delivery });
+  // Every domain's DNS records checked again every domains.recheck_interval (domain.dns_error when DKIM goes).
+  const stopDomainRecheck = startDomainRecheck({ config, store, log });
+  if (!config.domains.require_verified) {
+    log.warn({ setting: 'domains.require_verified' }, 'DEVELOPMENT SETTING: tenants may send from domains whose DNS records are not verified (SPF, DKIM and DMARC will fail at the receivers); never run a production instance like this');
+  }
+  const feedback = await inboundFeedbackOf(config);
+  const ingress: Ingress = createIngress({ config, store, log: log.child({ stage: 'ingress' }), tls, handoff: delivery, feedback });
   const listening = await ingress.listen();
   const http = await createApiApp({ config, store, log, adminToken, handoff: delivery });
   const httpAddr = parseListen(config.http.listen);
@@ -105,6 +130,7 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
         if (released) log.info({ released }, 'released delivery leases');
         await webhooks.stop();
         await retention.stop();
+        await stopDomainRecheck();
         await store.close();
       })();
       return stopping;

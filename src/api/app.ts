@@ -13,6 +13,7 @@ import { createApiRateLimits } from './rate-limit.ts';
 import { installProblemHandlers, sendProblem, toProblem, writeClientErrorProblem } from './error-handler.ts';
 import { installHandlerTimeout } from './handler-timeout.ts';
 import { registerOpenApi } from './openapi.ts';
+import { suppressionRoutes } from './routes/suppressions.ts';
 import { registerAdminRoutes, registerTenantRoutes } from './route-groups.ts';
 import type { ApiDeps, ApiInstance } from './types.ts';
 import { zodValidatorCompiler } from './validation.ts';
@@ -96,6 +97,7 @@ export async function createApiApp(options: CreateApiAppOptions): Promise<ApiIns
   registerTenantRoutes(app, eventRoutes);
   registerTenantRoutes(app, statsRoutes);
   registerTenantRoutes(app, webhookRoutes);
+  registerTenantRoutes(app, suppressionRoutes);
 
   await app.ready();
   return app;

@@ -14,10 +14,11 @@ export class HandlerTimeoutError extends Error {
 export function installHandlerTimeout(app: FastifyInstance, timeoutMs: number): void {
   if (timeoutMs <= 0) return;
   app.addHook('onRequest', (request, reply, done) => {
+    const ms = request.routeOptions.config.handlerTimeoutMs ?? timeoutMs;
     const timer = setTimeout(() => {
       if (reply.sent || reply.raw.headersSent) return;
-      reply.send(new HandlerTimeoutError(`the request took longer than ${timeoutMs} ms (http.handler_timeout)`));
-    }, timeoutMs);
+      reply.send(new HandlerTimeoutError(`the request took longer than ${ms} ms (http.handler_timeout)`));
+    }, ms);
     // 'close' comes after the response is written or when the client went away.
     reply.raw.once('close', () => clearTimeout(timer));
     done();

@@ -37,5 +37,7 @@ declare module 'fastify' {
     scope?: ApiKeyScope;
     /** Set by registerTenantRoutes/registerAdminRoutes. */
     auth?: RouteAuth;
+    /** This route's own handler time limit in ms, instead of http.handler_timeout (uploads that stream while handled). */
+    handlerTimeoutMs?: number;
   }
 }

@@ -1,6 +1,6 @@
-// Tenants, SMTP credentials and sending domains.
+// Tenants, SMTP credentials and API keys (sending domains: domain-commands.ts).
 import type { Command } from 'commander';
-import { createTenant, findTenant, listTenants, addDomain, listDomains, createCredential, StoreError } from '../store/index.ts';
+import { createTenant, findTenant, listTenants, createCredential, StoreError } from '../store/index.ts';
 import { hashPassword, randomSecret } from '../security/password-hash.ts';
 import { output, type GlobalOptions } from './main.ts';
 import { createApiKey } from '../api/index.ts';
@@ -63,23 +63,5 @@ export function registerAdminCommands(program: Command): void {
       if (bad.length || scopes.length === 0) throw new StoreError('SCOPES_INVALID', `--scopes takes send, read and/or manage (got "${o.scopes}")`);
       const key = await createApiKey(store, t.id, { name: o.name, scopes: scopes as ('send' | 'read' | 'manage')[] });
       output(g(), key, `key: ${key.key}\nscopes: ${scopes.join(', ')}\n(store the key now: it is not shown again)`);
-    }));
-
-  const domain = program.command('domain').description('sending domains');
-  domain.command('add <domain>')
-    .description('allow a tenant to send from DOMAIN (DNS verification arrives with the domains work)')
-    .requiredOption('--tenant <name>', 'tenant name or id')
-    .action(async (name: string, o: { tenant: string }) => withStore(g(), async (store) => {
-      const t = await tenantOrFail(store, o.tenant);
-      const d = await addDomain(store.db, t.id, name);
-      output(g(), { id: d.id, name: d.name, tenant: t.name, verified: d.verified === 1 }, `tenant ${t.name} may now send from ${d.name}`);
-    }));
-  domain.command('list')
-    .description('list sending domains')
-    .option('--tenant <name>', 'only this tenant\'s')
-    .action(async (o: { tenant?: string }) => withStore(g(), async (store) => {
-      const t = o.tenant ? await tenantOrFail(store, o.tenant) : undefined;
-      const rows = await listDomains(store.db, t?.id);
-      output(g(), rows.map((d) => ({ id: d.id, name: d.name, tenant_id: d.tenant_id })), rows.map((d) => `${d.name}  (${d.tenant_id})`).join('\n') || '(no domains)');
     }));
 }

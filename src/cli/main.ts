@@ -3,7 +3,9 @@
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, type Config } from '../config/index.ts';
 import { registerAdminCommands } from './admin-commands.ts';
+import { registerDomainCommands } from './domain-commands.ts';
 import { registerQueueCommands } from './queue-commands.ts';
+import { registerSuppressionCommands } from './suppression-commands.ts';
 import { startCommand } from './start-command.ts';
 
 export interface GlobalOptions {
@@ -35,7 +37,9 @@ program.command('start')
   .action(async () => startCommand(program.opts<GlobalOptions>()));
 
 registerAdminCommands(program);
+registerDomainCommands(program);
 registerQueueCommands(program);
+registerSuppressionCommands(program);
 
 try {
   await program.parseAsync(process.argv);

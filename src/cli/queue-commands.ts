@@ -10,7 +10,7 @@ import { CLI_ACTOR, recordAudit } from '../security/index.ts';
 import { configFrom, output, type GlobalOptions } from './main.ts';
 import { withStore } from './open-cli-store.ts';
 
-const STATES = ['queued', 'inflight', 'deferred', 'delivered', 'bounced', 'expired', 'cancelled', 'received'];
+const STATES = ['queued', 'inflight', 'deferred', 'delivered', 'bounced', 'expired', 'cancelled', 'received', 'suppressed'];
 const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(Number(ms)).toISOString());
 
 export function registerQueueCommands(program: Command): void {

@@ -2,6 +2,7 @@
 // docs/configuration.md describes each one (a test checks the two agree).
 import { z } from 'zod';
 import { hostname as osHostname } from 'node:os';
+import { isIP } from 'node:net';
 import { parseDurationMs } from './duration.ts';
 
 const listen = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$|^off$/, 'expected host:port (or "off")');
@@ -14,6 +15,17 @@ const duration = z.union([z.number().int().nonnegative(), z.string()]).transform
     return z.NEVER;
   }
 });
+
+const dnsLabel = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/i;
+const dnsName = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
+/** RFC 7208 §5.6 ip4/ip6 mechanisms, or a bare address with an optional prefix length. */
+function isSpfIp(value: string): boolean {
+  const match = /^(?:(ip4|ip6):)?([^/]+)(?:\/(\d{1,3}))?$/i.exec(value.trim());
+  if (!match) return false;
+  const family = isIP(match[2]);
+  if (family === 0 || (match[1] && match[1].toLowerCase() !== `ip${family}`)) return false;
+  return match[3] === undefined || Number(match[3]) <= (family === 4 ? 32 : 128);
+}
 
 export const configSchema = z.strictObject({
   /** Where the SQLite database, spool, TLS material and admin token live. */
@@ -77,7 +89,7 @@ export const configSchema = z.strictObject({
     listen: listen.default('127.0.0.1:8025'),
     /** Socket level: the whole request (headers and body) must arrive within this time (408 otherwise). */
     request_timeout: duration.prefault('60s'),
-    /** Application level: a handler still running after this answers 503 and its request.signal aborts. */
+    /** Application level: a handler still running after this answers 503 (its work may still commit). */
     handler_timeout: duration.prefault('30s'),
     /**
      * Token bucket per API key: requests per second (0: no limit) and how many may come at
@@ -172,6 +184,46 @@ export const configSchema = z.strictObject({
     secret_key: z.string().nullable().default(null),
     /** A file holding that key instead; when neither is set, <data_dir>/secret.key is generated (0600). */
     secret_key_file: z.string().nullable().default(null),
+  }).prefault({}),
+  /** Sending domains: DNS records suggested to tenants, DKIM keys, verification (src/domains/). */
+  domains: z.strictObject({
+    /** Send only from verified domains; false is for development and is logged loudly at start. */
+    require_verified: z.boolean().default(true),
+    /** Sign with an Ed25519 key (RFC 8463) as well as RSA; applies to domains added or rotated afterwards. */
+    dkim_ed25519: z.boolean().default(false),
+    /** Bits of new RSA DKIM keys; 1024 is allowed (RFC 8301 §3.2) but discouraged. */
+    dkim_rsa_bits: z.union([z.literal(1024), z.literal(2048), z.literal(3072), z.literal(4096)]).default(2048),
+    /** The name the suggested SPF record includes; null: `_spf.<hostname>`. */
+    spf_include: z.string().regex(dnsName, 'expected a DNS name').nullable().default(null),
+    /** `ip4:`/`ip6:` mechanisms or bare IPs (CIDR allowed); when set, the suggested SPF lists them instead of the include. */
+    spf_ips: z.array(z.string().refine(isSpfIp, 'expected ip4:ADDR[/LEN], ip6:ADDR[/LEN] or an IP address')).default([]),
+    /** The return-path host is `<prefix>.<domain>`. */
+    return_path_prefix: z.string().regex(dnsLabel, 'expected one DNS label').default('pl-bounces'),
+    /** What the return-path CNAME points to (this instance's MX name); null: `hostname`. */
+    return_path_target: z.string().regex(dnsName, 'expected a DNS name').nullable().default(null),
+    /** The rua= of the suggested DMARC record; null: `mailto:dmarc-reports@<hostname>`. */
+    dmarc_rua: z.string().min(1).nullable().default(null),
+    /** After rotation, how long the old DKIM key stays published (retiring) once the new one signs. */
+    dkim_rotation_overlap: duration.prefault('7d'),
+    /** How often every domain's DNS records are checked again (0: never). */
+    recheck_interval: duration.prefault('1h'),
+  }).prefault({}),
+  /** Bounces, complaints and auto-replies coming back, and what is sent for them (src/feedback/). */
+  feedback: z.strictObject({
+    /**
+     * VERP: each recipient goes out with its own envelope sender `<return_path_prefix>+<token>@<return-path host>`
+     * once the domain's return-path host verified, so bounces are matched exactly (off: the submitted sender).
+     */
+    verp: z.boolean().default(true),
+    /** Addresses on hosted domains where mailbox providers send ARF complaint reports (RFC 5965). */
+    fbl_addresses: z.array(z.string().email()).default([]),
+    /** RFC 9477 `CFBL-Address` header value added to tenant mail, e.g. `fbl@mta.example.com; report=arf`; null: none. */
+    cfbl_address: z.string().min(3).nullable().default(null),
+    /** Soft bounces (async soft reports, and expiries) of one address within `soft_bounce_window` that suppress it (0: never). */
+    soft_bounce_limit: z.number().int().nonnegative().default(3),
+    soft_bounce_window: duration.prefault('7d'),
+    /** Prepend Authentication-Results (SPF, DKIM, DMARC; RFC 8601) to mail received on the MX listener. */
+    authentication_results: z.boolean().default(true),
   }).prefault({}),
 });
 

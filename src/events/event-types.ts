@@ -9,6 +9,9 @@ export const MESSAGE_EVENT_TYPES = [
   'message.delivered',
   'message.deferred',
   'message.bounced',
+  'message.delayed',
+  'message.complained',
+  'message.auto_replied',
   'message.expired',
   'message.suppressed',
   'message.cancelled',
@@ -18,7 +21,10 @@ export const MESSAGE_EVENT_TYPES = [
 /** About webhook endpoints themselves. `webhook.test` is only ever sent by the test route, never stored. */
 export const WEBHOOK_EVENT_TYPES = ['webhook.disabled', 'webhook.test'] as const;
 
-export const EVENT_TYPES = [...MESSAGE_EVENT_TYPES, ...WEBHOOK_EVENT_TYPES] as const;
+/** About sending domains (src/domains/): a DKIM record that was found is gone or changed; a domain became verified. */
+export const DOMAIN_EVENT_TYPES = ['domain.dns_error', 'domain.verified'] as const;
+
+export const EVENT_TYPES = [...MESSAGE_EVENT_TYPES, ...WEBHOOK_EVENT_TYPES, ...DOMAIN_EVENT_TYPES] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -4,7 +4,7 @@
 // ingress and the API never wait long for the write lock; 0 days keeps things forever.
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import { clearBodiesBefore, deleteDeliveriesBefore, deleteEventsBefore, deleteOrphanEventCounts, type Store } from '../store/index.ts';
+import { clearBodiesBefore, deleteDeliveriesBefore, deleteEventsBefore, deleteOrphanEventCounts, purgeExpiredSuppressions, type Store } from '../store/index.ts';
 
 const DAY_MS = 86_400_000;
 const CHUNK = 1000;
@@ -25,6 +25,8 @@ export interface RetentionResult {
   readonly events: number;
   readonly deliveries: number;
   readonly bodies: number;
+  /** Suppression list entries whose expiry passed. */
+  readonly suppressions: number;
 }
 
 export interface RetentionJob {
@@ -72,10 +74,12 @@ export function createRetentionJob(options: RetentionOptions): RetentionJob {
         return cleared;
       });
     }
+    // Expired suppressions no longer count anywhere; removing them keeps the list what users see.
+    const suppressions = await chunks(() => store.write((trx) => purgeExpiredSuppressions(trx, t, CHUNK), { durable: false }));
     // Statistics outlive events, but not their tenant.
     await store.write((trx) => deleteOrphanEventCounts(trx), { durable: false });
-    if (events || deliveries || bodies) log.info({ events, deliveries, bodies }, 'retention removed old data');
-    return { events, deliveries, bodies };
+    if (events || deliveries || bodies || suppressions) log.info({ events, deliveries, bodies, suppressions }, 'retention removed old data');
+    return { events, deliveries, bodies, suppressions };
   }
 
   function runOnce(): Promise<RetentionResult> {

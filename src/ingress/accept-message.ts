@@ -7,7 +7,11 @@ import { pipeline } from 'node:stream/promises';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import { smtpError, SmtpError, domainOf } from '../smtp/index.ts';
-import { newId, insertMessage, type Store, type NewRecipient, type ClaimedRecipient } from '../store/index.ts';
+import { parseInboundReport, authenticationResults, type InboundReport } from '../bounces/index.ts';
+import { recordFeedback, type FeedbackOutcome } from '../feedback/record-feedback.ts';
+import type { InboundFeedback } from '../feedback/inbound-feedback.ts';
+import type { VerpCodec } from '../feedback/verp.ts';
+import { newId, insertMessage, suppressedAmong, type StoredBody, type Store, type NewRecipient, type ClaimedRecipient } from '../store/index.ts';
 import { MessageIntake } from './message-intake.ts';
 import { rewriteHeaders, type HeaderFacts } from './header-policy.ts';
 import type { ListenerKind, SessionUser } from './session-policy.ts';
@@ -29,6 +33,8 @@ export interface AcceptContext {
   readonly log: Logger;
   /** Hands accepted recipients straight to delivery (optional: without it the queue polls). */
   readonly handoff?: DeliveryHandoff;
+  /** MX side: bounce/complaint intake and Authentication-Results (feedback/); absent: plain inbound mail. */
+  readonly feedback?: InboundFeedback | null;
 }
 
 /** What ingress needs of the delivery loop; implemented by queue/'s scheduler. */
@@ -96,8 +102,7 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
     const err = intake.problemError;
     throw err instanceof SmtpError ? err : smtpError('C451LocalErr', 'Temporary problem processing the message', { cause: err, userError: false });
   }
-  const body = writer.result;
-  if (body.path) {
+  if (writer.result.path) {
     try {
       await ctx.store.spool.syncDir();
     } catch (err) {
@@ -105,21 +110,47 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
       throw storeFailure(err);
     }
   }
-  // On the MX side, mail for hosted domains stays here; only an authorised client relays.
-  const recipients: NewRecipient[] = rcpts.map((r) => ({
+  // On the MX side, mail for hosted domains (and VERP return paths) stays here; only an authorised client relays.
+  const verpIds = ctx.kind === 'mx' && ctx.feedback?.verp ? verpRecipientIds(ctx.feedback.verp, rcpts.map((r) => r.address)) : new Map<string, number>();
+  let recipients: NewRecipient[] = rcpts.map((r) => ({
     rcpt: r.address,
-    received: ctx.kind === 'mx' && ctx.hostedDomains.has(domainOf(r.address)),
+    received: ctx.kind === 'mx' && (ctx.hostedDomains.has(domainOf(r.address)) || verpIds.has(r.address)),
     notify: r.dsn?.notify?.length ? r.dsn.notify.join(',') : null,
     orcpt: r.dsn?.orcpt ?? null,
   }));
   const mailFrom = envelope.mailFrom ? envelope.mailFrom.address : '';
   const ret = envelope.dsn?.ret?.toUpperCase();
-  const relayed = recipients.filter((r) => !r.received).length;
+  let body = writer.result;
+  if (user) {
+    // The tenant's suppression list for the message's stream: those recipients are stored
+    // as suppressed (with a message.suppressed event) and never sent; the others go ahead.
+    let hits: Awaited<ReturnType<typeof suppressedAmong>>;
+    try {
+      hits = await suppressedAmong(ctx.store.db, user.tenant.id, facts.stream, recipients.filter((r) => !r.received).map((r) => r.rcpt));
+    } catch (err) {
+      if (body.path) await ctx.store.spool.remove(body.path).catch(() => undefined);
+      throw storeFailure(err);
+    }
+    if (hits.size > 0) recipients = recipients.map((r) => (r.received ? r : { ...r, suppressed: hits.get(r.rcpt) ?? null }));
+  }
+  let report: InboundReport | null = null;
+  const viaFbl = ctx.kind === 'mx' && !!ctx.feedback && rcpts.some((r) => ctx.feedback!.fblAddresses.has(r.address.toLowerCase()));
+  if (ctx.kind === 'mx' && ctx.feedback && !user) {
+    try {
+      if (verpIds.size > 0 || viaFbl) report = await parseInboundReport(body.inline ?? await readHead(ctx.store, body.path!, REPORT_SCAN_BYTES));
+      body = await withAuthenticationResults(ctx, ctx.feedback, body, session);
+    } catch (err) {
+      if (body.path) await ctx.store.spool.remove(body.path).catch(() => undefined);
+      throw storeFailure(err);
+    }
+  }
+  const relayed = recipients.filter((r) => !r.received && !r.suppressed).length;
   const lease = relayed ? ctx.handoff?.reserve(relayed) ?? null : null;
   const tenantId = user?.tenant.id ?? null;
   const claim: SmtpIdempotencyClaim | null = tap && tenantId && facts.idempotencyKey ? { key: facts.idempotencyKey, fingerprint: tap.fingerprint() } : null;
   const now = Date.now();
   let result: { claimed: ClaimedRecipient[]; hit: SmtpIdempotencyHit | null };
+  const processed: { outcome: FeedbackOutcome | null } = { outcome: null };
   try {
     // The work may run twice (alone, after another write sank its group): it keeps no state outside.
     result = await ctx.store.write(async (trx) => {
@@ -134,7 +165,7 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
         stream: facts.stream,
         mailFrom,
         body,
-        headerSize: intake.headerSize,
+        headerSize: intake.headerSize + (body.size - writer.result.size),
         messageIdHeader: facts.messageId,
         subject: facts.subject,
         fromHeader: facts.from,
@@ -148,6 +179,9 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
         leaseTo: lease,
       }, { now, lifetimeMs: ctx.queueLifetimeMs });
       if (claim && tenantId) await rememberQueueId(trx, tenantId, claim, queueId, now);
+      if (report && ctx.feedback) {
+        processed.outcome = await recordFeedback(trx, report, { verpRecipientIds: [...verpIds.values()], viaFbl, reportMessageId: queueId }, ctx.feedback.autoSuppress, now);
+      }
       return { claimed: rows, hit: null };
     });
   } catch (err) {
@@ -166,7 +200,48 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
   }
   if (lease) ctx.handoff?.deliver(result.claimed);
   ctx.log.info({ queueId, from: mailFrom, rcpts: rcpts.length, size: body.size, tenant: user?.tenant.name, client: session.remoteAddress, listener: ctx.kind }, 'message accepted');
+  const outcome = processed.outcome;
+  if (outcome) ctx.log.info({ queueId, report: outcome.kind, matched: outcome.matched, suppressed: outcome.suppressed.length }, 'report processed');
   return queueId;
+}
+
+/** Bytes of a report read for parsing: the parser itself looks at no more than 128 KiB. */
+const REPORT_SCAN_BYTES = 256 * 1024;
+
+/** Envelope recipients that are VERP return paths with a valid token, and the recipient row each names. */
+function verpRecipientIds(verp: VerpCodec, addresses: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const a of addresses) {
+    const m = verp.match(a);
+    if (m && m !== 'forged') out.set(a, m.recipientId);
+  }
+  return out;
+}
+
+async function readHead(store: Store, path: string, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of store.spool.open(path)) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size >= limit) break;
+  }
+  return Buffer.concat(chunks).subarray(0, limit);
+}
+
+/**
+ * RFC 8601: SPF, DKIM and DMARC of a message received on the MX side, prepended as
+ * Authentication-Results. Messages kept in the database row (up to 1 MiB, nearly all) get it;
+ * a spooled one is stored as received (documented).
+ */
+async function withAuthenticationResults(ctx: AcceptContext, feedback: InboundFeedback, body: StoredBody, session: SMTPServerSession): Promise<StoredBody> {
+  if (!feedback.authResults || !body.inline) return body;
+  const field = await authenticationResults({
+    raw: body.inline, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+    hostname: ctx.hostname, resolver: feedback.authResults.resolver, timeoutMs: feedback.authResults.timeoutMs,
+  });
+  const inline = Buffer.concat([Buffer.from(field, 'latin1'), body.inline]);
+  return { ...body, inline, size: inline.length };
 }
 
 async function discard(ctx: AcceptContext, writer: { result: { path: string | null } }): Promise<void> {

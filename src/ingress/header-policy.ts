@@ -96,8 +96,17 @@ export function rewriteHeaders(headers: IntakeHeaders, info: ReceivedInfo, user:
   } else {
     for (const f of headers.fields) {
       if (user && f.key === IDEMPOTENCY_HEADER) continue;
+      // RFC 8601 §5: an Authentication-Results claiming to be ours arrived from outside: forged.
+      if (info.kind === 'mx' && f.key === 'authentication-results' && claimsAuthservId(f.raw, info.hostname)) continue;
       parts.push(f.raw);
     }
   }
   return Buffer.concat(parts);
+}
+
+/** True when an Authentication-Results field's authserv-id (RFC 8601 §2.2) is `hostname`. */
+function claimsAuthservId(raw: Buffer, hostname: string): boolean {
+  const value = raw.toString('latin1').slice(raw.indexOf(':') + 1).replace(/\([^)]*\)/g, ' ').trim();
+  const id = /^[^\s;]+/.exec(value)?.[0] ?? '';
+  return id.toLowerCase() === hostname.toLowerCase();
 }

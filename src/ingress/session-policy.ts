@@ -4,6 +4,7 @@
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import { smtpError, parseAddress, type ParsedAddress } from '../smtp/index.ts';
 import type { TenantDirectory, TenantRef } from './tenant-directory.ts';
+import type { VerpCodec } from '../feedback/verp.ts';
 
 export type ListenerKind = 'submission' | 'mx';
 
@@ -20,6 +21,8 @@ export interface PolicyContext {
   readonly directory: TenantDirectory;
   /** Domains the MX listener accepts mail for (lower-case A-labels). */
   readonly hostedDomains: ReadonlySet<string>;
+  /** VERP return paths (feedback/verp.ts): accepted on the MX side when their token verifies. */
+  readonly verp?: VerpCodec | null;
 }
 
 function addressText(address: SMTPServerAddress): string {
@@ -45,6 +48,9 @@ export async function checkMailFrom(ctx: PolicyContext, address: SMTPServerAddre
   if (!parsed) throw smtpError('C501BadSender', `Sender address <${raw}> is not a valid mailbox`);
   if (parsed.utf8 && !session.envelope.smtpUtf8) throw smtpError('C553NeedUtf8', 'A UTF-8 sender address requires the SMTPUTF8 parameter (RFC 6531)');
   if (user && !(await ctx.directory.ownsDomain(user.tenant.id, parsed.domain))) {
+    if (await ctx.directory.pendingDomain(user.tenant.id, parsed.domain)) {
+      throw smtpError('C550SenderDenied', `Sender <${parsed.address}> is in a domain of tenant ${user.tenant.name} that is not verified yet: publish its DNS records and verify it`);
+    }
     throw smtpError('C550SenderDenied', `Sender <${parsed.address}> is not in a domain of tenant ${user.tenant.name}: add the domain first`);
   }
   return parsed;
@@ -62,5 +68,11 @@ export function checkRcptTo(ctx: PolicyContext, address: SMTPServerAddress, sess
   const user = session.user as SessionUser | undefined;
   if (user) return parsed;
   if (ctx.kind === 'mx' && ctx.hostedDomains.has(parsed.domain)) return parsed;
+  if (ctx.kind === 'mx' && ctx.verp) {
+    const match = ctx.verp.match(parsed.address);
+    // A return path whose MAC does not verify was never handed out: a forged bounce changes nothing.
+    if (match === 'forged') throw smtpError('C550NoSuchUser', `No such return path <${parsed.address}>`);
+    if (match) return parsed;
+  }
   throw smtpError('C554RelayDenied', 'Relay access denied');
 }

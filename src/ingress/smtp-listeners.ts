@@ -10,6 +10,7 @@ import { touchCredential } from '../store/index.ts';
 import { verifyPassword } from '../security/password-hash.ts';
 import type { TlsMaterial } from '../tls/tls-material.ts';
 import { acceptMessage, type DeliveryHandoff } from './accept-message.ts';
+import type { InboundFeedback } from '../feedback/inbound-feedback.ts';
 import { createShutdownGate } from './graceful-close.ts';
 import { AuthThrottle } from './auth-throttle.ts';
 import { ConnectionLimits, LogOnce } from './connection-limits.ts';
@@ -31,6 +32,8 @@ export interface IngressOptions {
   readonly log: Logger;
   readonly tls: TlsMaterial;
   readonly handoff?: DeliveryHandoff;
+  /** MX side: VERP return paths, feedback loops and Authentication-Results (feedback/). */
+  readonly feedback?: InboundFeedback | null;
 }
 
 export interface Ingress {
@@ -51,7 +54,7 @@ interface ListenerSpec {
 export function createIngress(options: IngressOptions): Ingress {
   installSmtpServerAdapter();
   const { config, store, log } = options;
-  const directory = new TenantDirectory(store);
+  const directory = new TenantDirectory(store, { requireVerified: config.domains.require_verified });
   const relayNetworks = parseRelayNetworks(config.smtp.relay_networks);
   const throttle = new AuthThrottle({
     slowAfter: config.smtp.auth_slow_after_failures,
@@ -83,12 +86,13 @@ export function createIngress(options: IngressOptions): Ingress {
   const gate = createShutdownGate();
 
   function build(spec: ListenerSpec): SMTPServer {
-    const policy: PolicyContext = { kind: spec.kind, directory, hostedDomains: hosted };
+    const policy: PolicyContext = { kind: spec.kind, directory, hostedDomains: hosted, verp: options.feedback?.verp ?? null };
     const listenerLog = log.child({ listener: spec.name });
     const acceptCtx = {
       kind: spec.kind, store, directory, hostname: config.hostname, hostedDomains: hosted,
       maxMessageBytes: config.smtp.max_message_bytes, maxHeaderBytes: config.smtp.max_header_bytes,
       queueLifetimeMs: config.queue.max_lifetime, log: listenerLog, handoff: options.handoff,
+      feedback: spec.kind === 'mx' ? options.feedback ?? null : null,
     };
     const fail = (err: unknown, cb: (err?: Error | null) => void) => {
       if (err instanceof SmtpError) {

@@ -18,12 +18,15 @@ interface Cached<T> {
 export class TenantDirectory {
   readonly #store: Store;
   readonly #ttlMs: number;
-  readonly #domains = new Map<string, Cached<Set<string>>>();
+  readonly #requireVerified: boolean;
+  readonly #domains = new Map<string, Cached<{ usable: Set<string>; pending: Set<string> }>>();
   readonly #tenants = new Map<string, Cached<TenantRef | undefined>>();
 
-  constructor(store: Store, options: { ttlMs?: number } = {}) {
+  /** `requireVerified` (domains.require_verified, default true): only verified domains may send. */
+  constructor(store: Store, options: { ttlMs?: number; requireVerified?: boolean } = {}) {
     this.#store = store;
     this.#ttlMs = options.ttlMs ?? 5000;
+    this.#requireVerified = options.requireVerified ?? true;
   }
 
   async credential(username: string) {
@@ -42,15 +45,25 @@ export class TenantDirectory {
     return value;
   }
 
-  /** The tenant's sending domains. */
-  async domainsOf(tenantId: string): Promise<ReadonlySet<string>> {
+  async #domainSets(tenantId: string): Promise<{ usable: Set<string>; pending: Set<string> }> {
     let hit = this.#domains.get(tenantId);
     if (!hit || Date.now() - hit.at >= this.#ttlMs) {
       const rows = await listDomains(this.#store.db, tenantId);
-      hit = { value: new Set(rows.map((r) => r.name)), at: Date.now() };
+      const usable = (r: { verified: number }) => r.verified === 1 || !this.#requireVerified;
+      hit = { value: { usable: new Set(rows.filter(usable).map((r) => r.name)), pending: new Set(rows.filter((r) => !usable(r)).map((r) => r.name)) }, at: Date.now() };
       this.#domains.set(tenantId, hit);
     }
     return hit.value;
+  }
+
+  /** The tenant's sending domains it may send from now (verified ones, unless verification is not required). */
+  async domainsOf(tenantId: string): Promise<ReadonlySet<string>> {
+    return (await this.#domainSets(tenantId)).usable;
+  }
+
+  /** True when `domain` belongs to a domain the tenant added but has not verified yet. */
+  async pendingDomain(tenantId: string, domain: string): Promise<boolean> {
+    return domainInSet((await this.#domainSets(tenantId)).pending, domain);
   }
 
   /** True when `domain` is one of the tenant's sending domains or a subdomain of one. */

@@ -10,6 +10,8 @@ import { DnsResolver } from '../delivery/dns-resolver.ts';
 import { installFastDotStuffing } from '../delivery/dot-stuffing.ts';
 import { createLogger } from '../log/create-logger.ts';
 import { createScheduler } from './scheduler.ts';
+import { secretKeyOf } from '../security/index.ts';
+import { VerpCodec } from '../feedback/verp.ts';
 
 export type ToDeliveryThread =
   | { type: 'adopt'; claimed: ClaimedRecipient[] }
@@ -38,7 +40,10 @@ const adopted = new Set<number>();
 
 try {
   await installFastDotStuffing();
-  const store = await openStore({ dataDir: config.data_dir, databaseUrl: config.database.url, writeLock: writeLockBuffer ? new WriteLock(writeLockBuffer) : undefined });
+  const store = await openStore({
+    dataDir: config.data_dir, databaseUrl: config.database.url, writeLock: writeLockBuffer ? new WriteLock(writeLockBuffer) : undefined,
+    checkpoints: 'background',
+  });
   const resolver = new DnsResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout, maxCacheTtlMs: config.dns.max_cache_ttl });
   const pool = new ConnectionPool({
     ehloName: config.hostname,
@@ -53,6 +58,8 @@ try {
     idleTimeoutMs: config.delivery.idle_connection_timeout,
     logger: log.child({ stage: 'delivery' }),
   });
+  // The instance key: DKIM private keys are sealed with it, VERP tokens are MACed with a key derived from it.
+  const secretKey = await secretKeyOf(config);
   const scheduler = createScheduler({
     store, pool, log: log.child({ stage: 'queue' }),
     router: { resolver, relayhost: config.delivery.relayhost, allowPrivate: config.delivery.allow_private },
@@ -66,6 +73,12 @@ try {
     claimBatch: config.queue.claim_batch,
     maxInflight,
     captureAll: config.delivery.mode === 'capture',
+    autoSuppress: { softBounceLimit: config.feedback.soft_bounce_limit, softBounceWindowMs: config.feedback.soft_bounce_window },
+    outbound: {
+      secretKey,
+      verp: config.feedback.verp ? new VerpCodec(secretKey, config.domains.return_path_prefix) : null,
+      cfblAddress: config.feedback.cfbl_address,
+    },
     // Only handed-over recipients count against the main thread's reservations.
     onSettled: (group) => {
       let count = 0;

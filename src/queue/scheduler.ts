@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import type { Readable } from 'node:stream';
 import { claimDue, releaseLeases, getMessageForDelivery, bodyPathIfFinal, type ClaimedRecipient, type Store } from '../store/index.ts';
 import { deliverGroup, type GroupAttempt, type GroupOutcome } from '../delivery/deliver-group.ts';
+import { planOutbound, type OutboundOptions } from './outbound.ts';
+import type { AutoSuppressOptions } from '../feedback/auto-suppress.ts';
 import type { ConnectionPool } from '../delivery/connection-pool.ts';
 import type { RouterOptions } from '../delivery/route.ts';
 import { settle, type MessageInfo } from './settle.ts';
@@ -31,6 +33,10 @@ export interface SchedulerOptions {
   readonly captureAll?: boolean;
   /** On stop, how long attempts under way may take to finish before they are aborted. */
   readonly drainTimeoutMs?: number;
+  /** Hard bounces and repeated soft failures suppress the address (feedback/auto-suppress.ts); absent: never. */
+  readonly autoSuppress?: AutoSuppressOptions;
+  /** DKIM signing, feedback headers and VERP return paths (outbound.ts); absent: sent as stored. */
+  readonly outbound?: Omit<OutboundOptions, 'db' | 'openSpool'>;
 }
 
 export interface Scheduler {
@@ -140,18 +146,37 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       } else throw new Error(`message ${meta.id} has no body`);
       const info: MessageInfo = {
         id: meta.id, tenantId: meta.tenant_id, origin: meta.origin, mailFrom: meta.mail_from, isBounce: meta.is_bounce === 1,
-        createdAt: Number(meta.created_at), headerSize: meta.header_size, size: meta.size, dsnRet: meta.dsn_ret, dsnEnvid: meta.dsn_envid, body,
+        createdAt: Number(meta.created_at), headerSize: meta.header_size, size: meta.size, dsnRet: meta.dsn_ret, dsnEnvid: meta.dsn_envid, body, stream: meta.stream,
         tags: meta.tags ? (JSON.parse(meta.tags) as string[]) : null,
         metadata: meta.metadata ? (JSON.parse(meta.metadata) as Record<string, unknown>) : null,
       };
       const capture = options.captureAll || await sandbox.has(meta.tenant_id);
-      const { outcomes, attempt } = capture ? captureGroup(group) : await deliverGroup(first.domain, {
-        id: meta.id, mailFrom: meta.mail_from, size: meta.size, body, envid: meta.dsn_envid, ret: meta.dsn_ret, smtputf8: meta.smtputf8 === 1,
-      }, group.map((r) => ({ id: r.id, rcpt: r.rcpt, notify: r.notify, orcpt: r.orcpt })), {
-        pool: options.pool, router: options.router, port: options.deliveryPort, signal: controller.signal,
-      });
+      const recipients = group.map((r) => ({ id: r.id, rcpt: r.rcpt, notify: r.notify, orcpt: r.orcpt }));
+      let delivered: { outcomes: GroupOutcome[]; attempt: GroupAttempt };
+      if (capture) delivered = captureGroup(group);
+      else {
+        const plan = options.outbound
+          ? await planOutbound({ ...options.outbound, db: store.db, openSpool: (path) => store.spool.open(path) }, {
+            id: meta.id, tenantId: meta.tenant_id, stream: meta.stream, mailFrom: meta.mail_from, isBounce: meta.is_bounce === 1,
+            fromHeader: meta.from_header, size: meta.size, inline: spooled ? null : body() as Buffer, bodyPath: spooled, body,
+          })
+          : null;
+        const deps = { pool: options.pool, router: options.router, port: options.deliveryPort, signal: controller.signal };
+        const message = (mailFrom: string) => ({
+          id: meta.id, mailFrom, size: plan?.size ?? meta.size, body: plan?.body ?? body, envid: meta.dsn_envid, ret: meta.dsn_ret, smtputf8: meta.smtputf8 === 1,
+        });
+        if (plan?.perRecipient && recipients.length > 1) {
+          // VERP: one envelope sender per recipient, so one transaction each (RFC 5321 §3.3).
+          const each = await Promise.all(recipients.map((r) => deliverGroup(first.domain, message(plan.mailFrom(r.id)), [r], deps)));
+          delivered = { outcomes: each.flatMap((e) => e.outcomes), attempt: each[0].attempt };
+        } else {
+          delivered = await deliverGroup(first.domain, message(plan ? plan.mailFrom(recipients[0].id) : meta.mail_from), recipients, deps);
+        }
+      }
+      const { outcomes, attempt } = delivered;
       const settlement = await settle(info, group, outcomes, attempt, {
         owner: options.owner, hostname: options.hostname, retrySchedule: options.retrySchedule, queueLifetimeMs: options.queueLifetimeMs,
+        autoSuppress: options.autoSuppress,
       });
       // Not fsync'd on its own: losing a settlement in a crash repeats a delivery, loses nothing;
       // unless the spool file is unlinked next, when a lost settlement would leave a body-less row.

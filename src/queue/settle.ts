@@ -8,9 +8,10 @@ import { classifyBounce } from '../delivery/bounce-class.ts';
 import type { GroupAttempt, GroupOutcome } from '../delivery/deliver-group.ts';
 import {
   newId, insertMessage, recordOutcomes,
-  type ClaimedRecipient, type Database, type NewAttempt, type NewEvent, type RecipientUpdate, type NewMessage,
+  type ClaimedRecipient, type Database, type NewAttempt, type Stream, type NewEvent, type RecipientUpdate, type NewMessage,
 } from '../store/index.ts';
 import { nextAttempt } from './retry-schedule.ts';
+import { autoSuppress, type AutoSuppressEntry, type AutoSuppressOptions } from '../feedback/auto-suppress.ts';
 
 export interface MessageInfo {
   readonly id: string;
@@ -27,6 +28,8 @@ export interface MessageInfo {
   readonly tags?: readonly string[] | null;
   readonly metadata?: Record<string, unknown> | null;
   readonly body: () => Buffer | Readable;
+  /** The message's stream: whose suppression list a hard bounce or repeated soft failure lands on. */
+  readonly stream?: Stream;
 }
 
 export interface SettleOptions {
@@ -34,6 +37,8 @@ export interface SettleOptions {
   readonly hostname: string;
   readonly retrySchedule: readonly number[];
   readonly queueLifetimeMs: number;
+  /** Hard bounces and repeated expiries of tenant mail go on the suppression list (feedback/auto-suppress.ts). */
+  readonly autoSuppress?: AutoSuppressOptions;
 }
 
 export interface Settlement {
@@ -64,6 +69,7 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
   const events: NewEvent[] = [];
   const dsnFailed: PendingDsnRecipient[] = [];
   const dsnSuccess: PendingDsnRecipient[] = [];
+  const failures: Array<{ recipientId: number; entry: AutoSuppressEntry }> = [];
   let final = true;
   for (const o of outcomes) {
     const r = byId.get(o.id);
@@ -98,6 +104,10 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
       : fate === 'expired' ? { ...base, diagnostic: o.response, expired_at: new Date(now).toISOString() }
       : base;
     events.push({ type: `message.${fate}`, tenantId: message.tenantId, messageId: message.id, recipientId: r.id, data: eventData });
+    if (message.tenantId && !attempt.captured && (fate === 'bounced' || fate === 'expired')) {
+      const kind = fate === 'expired' ? 'soft' : classifyBounce(o.enhanced, o.code);
+      failures.push({ recipientId: r.id, entry: { tenantId: message.tenantId, stream: message.stream ?? 'transactional', address: r.rcpt, kind, description: o.response, messageId: message.id } });
+    }
     const dsnBase = { address: r.rcpt, orcpt: r.orcpt, remoteMta: attempt.mxHost, lastAttemptAt: new Date(now) };
     if ((fate === 'bounced' || fate === 'expired') && wantsDsn(r.notify, 'FAILURE')) {
       // RFC 3463: a bounce reports the remote's permanent code; an expiry reports 4.4.7.
@@ -120,6 +130,9 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
     dsnQueued: dsns.length > 0,
     write: async (trx) => {
       const applied = await recordOutcomes(trx, updates, attempts, events, now);
+      if (options.autoSuppress) {
+        for (const f of failures) if (applied.has(f.recipientId)) await autoSuppress(trx, f.entry, options.autoSuppress, now);
+      }
       for (const { group, full } of dsns) {
         // A recipient whose row was not updated (cancelled meanwhile, or its lease taken
         // over) has no failure on record, so the DSN must not report one either.

@@ -21,6 +21,8 @@ export const Replies = {
   C421Throttled: [421, '4.7.0'],
   /** RFC 3463 X.7.1: delivery not authorized, message refused (relay denied). */
   C554RelayDenied: [554, '5.7.1'],
+  /** RFC 3463 X.1.1: bad destination mailbox address (a VERP return path whose token does not verify). */
+  C550NoSuchUser: [550, '5.1.1'],
   /** Sender not allowed for this tenant. */
   C550SenderDenied: [550, '5.7.1'],
   /** RFC 4954 §6: authentication required. */

@@ -2,7 +2,7 @@
 // literal unions for status columns. Times are integer milliseconds since the epoch.
 import type { Generated } from 'kysely';
 
-export type RecipientStatus = 'queued' | 'inflight' | 'delivered' | 'deferred' | 'bounced' | 'expired' | 'cancelled' | 'received';
+export type RecipientStatus = 'queued' | 'inflight' | 'delivered' | 'deferred' | 'bounced' | 'expired' | 'cancelled' | 'received' | 'suppressed';
 export type MessageOrigin = 'smtp' | 'api' | 'dsn' | 'mx' | 'cli';
 export type Stream = 'transactional' | 'broadcast';
 
@@ -17,8 +17,18 @@ export interface DomainTable {
   id: string;
   tenant_id: string;
   name: string;
+  /** 1 when the ownership record and the active DKIM record(s) were found at the last check (domains/). */
   verified: number;
   created_at: number;
+  /** 0006: the token of the ownership TXT record, `postline-verification=<token>`. */
+  verification_token: string | null;
+  /** 0006: 1 when the return-path CNAME pointed at this instance at the last check. */
+  return_path_ok: number;
+  /** 0006: JSON object, record key → last DNS result (domains/domain-view.ts); null: never checked. */
+  dns_status: string | null;
+  checked_at: number | null;
+  /** 0006: when the domain last became verified. */
+  verified_at: number | null;
 }
 
 export interface CredentialTable {
@@ -273,4 +283,69 @@ export interface AuditLogTable {
 // Declaration merging adds the 0005 table to Database (kept apart so migrations append).
 export interface Database {
   audit_log: AuditLogTable;
+}
+
+export type SuppressionReason = 'hard_bounce' | 'complaint' | 'unsubscribe' | 'manual';
+
+/**
+ * 0007: an address a tenant must not send to on one stream. `address` is normalised
+ * (trimmed, lower-cased, domain in A-labels: store/repos/suppressions.ts).
+ */
+export interface SuppressionTable {
+  /** Public id, `sup_…`. */
+  id: string;
+  tenant_id: string;
+  stream: Stream;
+  address: string;
+  reason: SuppressionReason;
+  /** Free text, e.g. the bounce diagnostic; null when none was given. */
+  description: string | null;
+  /** The message that caused the entry (bounce, complaint, unsubscribe), if any. */
+  message_id: string | null;
+  created_at: number;
+  /** When the entry stops counting (ms); null: permanent. */
+  expires_at: number | null;
+}
+
+// Declaration merging adds the 0007 table to Database.
+export interface Database {
+  suppressions: SuppressionTable;
+  soft_bounces: SoftBounceTable;
+}
+
+/** 0008: soft bounces counted per address within feedback.soft_bounce_window. */
+export interface SoftBounceTable {
+  tenant_id: string;
+  stream: Stream;
+  address: string;
+  count: number;
+  first_at: number;
+  last_at: number;
+}
+
+export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
+/** pending: published, not yet seen in DNS; active: signs; retiring: still published, no longer signs; retired: gone. */
+export type DkimKeyStatus = 'pending' | 'active' | 'retiring' | 'retired';
+
+/** 0006: a DKIM key of a sending domain. */
+export interface DkimKeyTable {
+  /** Public id, `dkim_…`. */
+  id: string;
+  domain_id: string;
+  selector: string;
+  algorithm: DkimAlgorithm;
+  /** PKCS#8 PEM sealed with secret-box, context `dkim:<domain_id>:<selector>`. Never leaves the server. */
+  private_key: string;
+  /** The published p= value: base64 SPKI DER (RSA) or base64 of the raw 32-byte key (Ed25519, RFC 8463 §4.2). */
+  public_key: string;
+  status: DkimKeyStatus;
+  created_at: number;
+  activated_at: number | null;
+  /** retiring: when it becomes retired (activation of its successor + domains.dkim_rotation_overlap). */
+  retire_at: number | null;
+}
+
+// Declaration merging adds the 0006 table to Database.
+export interface Database {
+  dkim_keys: DkimKeyTable;
 }

@@ -3,7 +3,13 @@ export type { Store, StoreOptions } from './open-store.ts';
 export type { Database, RecipientStatus, MessageOrigin, Stream, TenantTable, DomainTable, CredentialTable, MessageTable, RecipientTable, TemplateTable, IdempotencyKeyTable, ApiKeyTable, ApiKeyScope } from './database.ts';
 export type { StoredBody, BodyWriter } from './spool.ts';
 export { newId, newPublicId } from './ids.ts';
-export { StoreError, createTenant, findTenant, listTenants, addDomain, listDomains, createCredential, findCredential, touchCredential, getSetting, putSetting } from './repos/tenants.ts';
+export { StoreError, createTenant, findTenant, listTenants, createCredential, findCredential, touchCredential, getSetting, putSetting } from './repos/tenants.ts';
+export {
+  addDomain, listDomains, listDomainsPage, deleteDomain, findDomainByName, getDomain, listAllDomainsPage, updateDomainCheck, ensureVerificationToken, newVerificationToken,
+  insertDkimKeys, listDkimKeys, listDkimKeysFor, listDkimSelectors, listActiveDkimKeys, moveDkimKey,
+} from './repos/domains.ts';
+export type { DomainCheckUpdate } from './repos/domains.ts';
+export type { DkimKeyTable, DkimAlgorithm, DkimKeyStatus } from './database.ts';
 export { insertMessage, insertMessages, getMessage, getMessageMeta, getMessageForDelivery, listRecipients, listAttempts, bodyPathIfFinal } from './repos/messages.ts';
 export type { NewMessage, NewRecipient } from './repos/messages.ts';
 export { claimDue, nextDueAt, releaseLeases, recordOutcomes, listQueue, retryNow, cancelMessage, queueCounts } from './repos/queue.ts';
@@ -12,7 +18,7 @@ export { insertEvents, listEventsForMessage } from './repos/events.ts';
 export type { NewEvent } from './repos/events.ts';
 export { insertApiKey, findApiKey, findApiKeyWithTenant, listApiKeys, revokeApiKey, touchApiKey } from './repos/api-keys.ts';
 export type { PageRequest, ApiKeyWithTenant } from './repos/api-keys.ts';
-export { getTenant, listTenantsPage, updateTenant, deleteTenant, listCredentialsPage, deleteCredential, listDomainsPage, deleteDomain } from './repos/tenant-admin.ts';
+export { getTenant, listTenantsPage, updateTenant, deleteTenant, listCredentialsPage, deleteCredential } from './repos/tenant-admin.ts';
 export type { DeleteTenantResult } from './repos/tenant-admin.ts';
 export { insertTemplate, findTemplate, listTemplates, updateTemplate, deleteTemplate } from './repos/templates.ts';
 export type { TemplateFields } from './repos/templates.ts';
@@ -34,3 +40,11 @@ export { WriteLock } from './write-lock.ts';
 export type { AuditLogTable } from './database.ts';
 export { insertAuditEntry, listAuditLogPage } from './repos/audit-log.ts';
 export type { AuditEntryRow, NewAuditEntry, AuditLogFilter } from './repos/audit-log.ts';
+export type { SuppressionTable, SuppressionReason } from './database.ts';
+export {
+  SUPPRESSION_STREAMS, SUPPRESSION_REASONS, MAX_SUPPRESSION_DESCRIPTION_CHARS, normaliseSuppressionAddress, suppressedAmong, addSuppressions, getSuppression, removeSuppression,
+  listSuppressionsPage, purgeExpiredSuppressions,
+} from './repos/suppressions.ts';
+export type { NewSuppression, SuppressionHit, AddSuppressionsResult, SuppressionFilter } from './repos/suppressions.ts';
+export { countSoftBounce, resetSoftBounces } from './repos/soft-bounces.ts';
+export type { SoftBounceTable } from './database.ts';

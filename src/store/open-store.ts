@@ -17,8 +17,11 @@ import * as m0002 from './migrations/0002-api-keys.ts';
 import * as m0003 from './migrations/0003-sending.ts';
 import * as m0004 from './migrations/0004-webhooks.ts';
 import * as m0005 from './migrations/0005-audit-log.ts';
+import * as m0006 from './migrations/0006-domain-auth.ts';
+import * as m0007 from './migrations/0007-suppressions.ts';
+import * as m0008 from './migrations/0008-feedback.ts';
 
-const MIGRATIONS: Record<string, Migration> = { '0001-initial': m0001, '0002-api-keys': m0002, '0003-sending': m0003, '0004-webhooks': m0004, '0005-audit-log': m0005 };
+const MIGRATIONS: Record<string, Migration> = { '0001-initial': m0001, '0002-api-keys': m0002, '0003-sending': m0003, '0004-webhooks': m0004, '0005-audit-log': m0005, '0006-domain-auth': m0006, '0007-suppressions': m0007, '0008-feedback': m0008 };
 
 class StaticMigrations implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
@@ -33,7 +36,19 @@ export interface StoreOptions {
   readonly inlineBodyLimitBytes?: number;
   /** Shared with the other threads of this process that open the same database. */
   readonly writeLock?: WriteLock;
+  /**
+   * WAL checkpoints (SQLite). 'auto' (default): the connection that commits past
+   * wal_autocheckpoint copies the WAL into the database right then, inside its transaction,
+   * which stalls it (and the shared write lock) for tens of ms. 'none': this connection never
+   * checkpoints (the server's API/SMTP thread). 'background': none inside commits, but a
+   * PASSIVE checkpoint every second from a timer, outside any transaction, which writers do
+   * not wait for (the delivery thread does this for the process).
+   */
+  readonly checkpoints?: 'auto' | 'none' | 'background';
 }
+
+/** How often the background checkpointer runs. */
+const CHECKPOINT_INTERVAL_MS = 1000;
 
 export interface Store {
   readonly db: Kysely<Database>;
@@ -76,6 +91,18 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const wal = await WalFile.open(file);
   sqlite.raw.exec('PRAGMA synchronous = NORMAL');
   const batcher = new WriteBatcher(db, { syncDurable: () => wal.sync(), lock: options.writeLock });
+  let checkpointer: NodeJS.Timeout | null = null;
+  if (options.checkpoints === 'none' || options.checkpoints === 'background') sqlite.raw.exec('PRAGMA wal_autocheckpoint = 0');
+  if (options.checkpoints === 'background') {
+    checkpointer = setInterval(() => {
+      try {
+        sqlite.raw.exec('PRAGMA wal_checkpoint(PASSIVE)');
+      } catch {
+        // Busy or failing: the next round tries again; nothing depends on one checkpoint.
+      }
+    }, CHECKPOINT_INTERVAL_MS);
+    checkpointer.unref();
+  }
   return {
     db,
     spool,
@@ -103,6 +130,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       return removed;
     },
     async close() {
+      if (checkpointer) clearInterval(checkpointer);
       await db.destroy();
       await wal.close();
     },

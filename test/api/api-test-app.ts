@@ -72,7 +72,9 @@ let tenantSeq = 0;
 
 export async function startTestApi(options: { env?: Record<string, string> } = {}): Promise<TestApi> {
   const dataDir = mkdtempSync(join(tmpdir(), 'postline-api-'));
-  const config = loadConfig({ env: { POSTLINE_DATA_DIR: dataDir, POSTLINE_LOG_LEVEL: 'silent', ...options.env } });
+  // Domains added by API tests are not published in any DNS: sending from them is allowed
+  // unless a test asks for POSTLINE_DOMAINS_REQUIRE_VERIFIED=true (test/feedback/ does).
+  const config = loadConfig({ env: { POSTLINE_DATA_DIR: dataDir, POSTLINE_LOG_LEVEL: 'silent', POSTLINE_DOMAINS_REQUIRE_VERIFIED: 'false', ...options.env } });
   const store = await openStore({ dataDir });
   const adminToken = 'test-admin-token-0123456789abcdef0123456789';
   const app = await createApiApp({ config, store, log: pino({ level: process.env.POSTLINE_TEST_LOG ?? 'silent' }), adminToken });

@@ -4,6 +4,13 @@
 // The test also fails when a tenant route in the OpenAPI document with a `{param}`, or any
 // tenant GET, is missing here: add your route's row when you add the route.
 import type { ApiClient } from './api-test-app.ts';
+import type { Store } from '../../src/store/index.ts';
+
+/** What a setup may use beyond the owner's key: the store (to stand in for the delivery thread) and the owner's tenant id. */
+export interface IsolationContext {
+  readonly store: Store;
+  readonly tenantId: string;
+}
 
 export interface IsolationRoute {
   /** `METHOD /path/{param}` exactly as in /api/v1/openapi.json. */
@@ -11,7 +18,7 @@ export interface IsolationRoute {
   /** 'object': A gets 404 for B's object. 'list': A's 200 list omits B's object. Default 'object'. */
   readonly kind?: 'object' | 'list';
   /** Creates B's object with B's key (all scopes); returns the path params (and `id` for lists). */
-  readonly setup: (owner: ApiClient) => Promise<Record<string, string>>;
+  readonly setup: (owner: ApiClient, context: IsolationContext) => Promise<Record<string, string>>;
   /** Request body, if the route takes one. */
   readonly body?: (params: Record<string, string>) => unknown;
   /** What B gets for the same request: proves the 404 is isolation, not a broken route. */
@@ -28,6 +35,8 @@ let seq = 0;
 const newKey = (owner: ApiClient) => created(owner, '/api/v1/keys', { name: 'isolation', scopes: ['read'] });
 const newCredential = (owner: ApiClient) => created(owner, '/api/v1/smtp-credentials', {});
 const newDomain = (owner: ApiClient) => created(owner, '/api/v1/domains', { name: `iso${process.pid}-${++seq}.example` });
+/** Under .invalid (RFC 6761 §6.4): verification answers "missing" without asking DNS, so the owner's check stays on this machine. */
+const newInvalidDomain = (owner: ApiClient) => created(owner, '/api/v1/domains', { name: `iso${process.pid}-${++seq}.invalid` });
 const newTemplate = (owner: ApiClient) => created(owner, '/api/v1/templates', { name: `iso-${++seq}`, subject: 'Hi {{name}}', text: 'Hello {{name}}' });
 /** A message scheduled an hour ahead, so that it can still be cancelled. */
 async function newScheduledMessage(owner: ApiClient): Promise<string> {
@@ -48,6 +57,15 @@ async function newWebhookDelivery(owner: ApiClient): Promise<Record<string, stri
   return { id, deliveryId: res.body.id as string };
 }
 
+/** A suppressed address on the transactional stream: `{ id, stream, address }`. */
+async function newSuppression(owner: ApiClient): Promise<Record<string, string>> {
+  const address = `iso${process.pid}-${++seq}@suppressed.example`;
+  const res = await owner.request('POST', '/api/v1/suppressions', { entries: [{ address, reason: 'complaint' }] });
+  if (res.status !== 200) throw new Error(`setup POST /api/v1/suppressions: ${res.status} ${res.text}`);
+  return { id: res.body.data[0].id as string, stream: 'transactional', address };
+}
+
+
 export const ISOLATION_ROUTES: IsolationRoute[] = [
   { route: 'GET /api/v1/keys', kind: 'list', setup: async (o) => ({ id: await newKey(o) }), ownerStatus: 200 },
   { route: 'DELETE /api/v1/keys/{id}', setup: async (o) => ({ id: await newKey(o) }), ownerStatus: 204 },
@@ -55,6 +73,9 @@ export const ISOLATION_ROUTES: IsolationRoute[] = [
   { route: 'DELETE /api/v1/smtp-credentials/{id}', setup: async (o) => ({ id: await newCredential(o) }), ownerStatus: 204 },
   { route: 'GET /api/v1/domains', kind: 'list', setup: async (o) => ({ id: await newDomain(o) }), ownerStatus: 200 },
   { route: 'DELETE /api/v1/domains/{id}', setup: async (o) => ({ id: await newDomain(o) }), ownerStatus: 204 },
+  { route: 'GET /api/v1/domains/{id}', setup: async (o) => ({ id: await newDomain(o) }), ownerStatus: 200 },
+  { route: 'POST /api/v1/domains/{id}/verify', setup: async (o) => ({ id: await newInvalidDomain(o) }), ownerStatus: 200 },
+  { route: 'POST /api/v1/domains/{id}/dkim/rotate', setup: async (o) => ({ id: await newDomain(o) }), ownerStatus: 200 },
   { route: 'DELETE /api/v1/messages/{id}', setup: async (o) => ({ id: await newScheduledMessage(o) }), ownerStatus: 200 },
   { route: 'GET /api/v1/templates', kind: 'list', setup: async (o) => ({ id: await newTemplate(o) }), ownerStatus: 200 },
   { route: 'GET /api/v1/templates/{id}', setup: async (o) => ({ id: await newTemplate(o) }), ownerStatus: 200 },
@@ -77,6 +98,11 @@ export const ISOLATION_ROUTES: IsolationRoute[] = [
   { route: 'POST /api/v1/webhooks/{id}/deliveries/{deliveryId}/replay', setup: newWebhookDelivery, ownerStatus: 409 },
   { route: 'POST /api/v1/webhooks/{id}/replay', setup: async (o) => ({ id: await newWebhook(o) }), body: () => ({ since: '2020-01-01T00:00:00Z' }), ownerStatus: 202 },
   { route: 'POST /api/v1/webhooks/{id}/test', setup: async (o) => ({ id: await newWebhook(o) }), ownerStatus: 202 },
+  { route: 'GET /api/v1/suppressions', kind: 'list', setup: newSuppression, ownerStatus: 200 },
+  { route: 'GET /api/v1/suppressions/{stream}/{address}', setup: newSuppression, ownerStatus: 200 },
+  { route: 'DELETE /api/v1/suppressions/{stream}/{address}', setup: newSuppression, ownerStatus: 204 },
+  // The CSV names no ids: B's address must not appear in A's export.
+  { route: 'GET /api/v1/suppressions/export', kind: 'list', setup: async (o) => ({ id: (await newSuppression(o)).address }), ownerStatus: 200 },
 ];
 
 /** Fills `{name}` placeholders of an OpenAPI path. */

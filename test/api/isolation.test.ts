@@ -36,7 +36,7 @@ describe('tenant isolation: a key never sees or touches another tenant\'s object
     const [method, path] = entry.route.split(' ');
     if ((entry.kind ?? 'object') === 'object') {
       it(`${entry.route}: tenant A gets 404 problem+json for tenant B's object; B gets ${entry.ownerStatus}`, async () => {
-        const params = await entry.setup(b.client);
+        const params = await entry.setup(b.client, { store: api.store, tenantId: b.id });
         const url = fillPath(path, params);
         const body = entry.body?.(params);
         const foreign = await a.client.request(method, url, body);
@@ -48,7 +48,7 @@ describe('tenant isolation: a key never sees or touches another tenant\'s object
       });
     } else {
       it(`${entry.route}: tenant A's list omits tenant B's object; B's list has it`, async () => {
-        const params = await entry.setup(b.client);
+        const params = await entry.setup(b.client, { store: api.store, tenantId: b.id });
         const url = fillPath(path, params);
         const foreign = await a.client.request(method, `${url}?limit=100`);
         assert.equal(foreign.status, 200, foreign.text);

@@ -304,7 +304,7 @@ describe('handoff: mail due now goes straight to this node\'s delivery loop', ()
     dir = mkdtempSync(join(tmpdir(), 'postline-handoff-'));
     store = await openStore({ dataDir: dir });
     const admin = 'handoff-admin-token-0123456789abcdef0123456789';
-    app = await createApiApp({ config: loadConfig({ env: { POSTLINE_DATA_DIR: dir } }), store, log: pino({ level: 'silent' }), adminToken: admin, handoff });
+    app = await createApiApp({ config: loadConfig({ env: { POSTLINE_DATA_DIR: dir, POSTLINE_DOMAINS_REQUIRE_VERIFIED: 'false' } }), store, log: pino({ level: 'silent' }), adminToken: admin, handoff });
     const adminClient = injectClient(app, admin);
     const t = await adminClient.request('POST', '/api/v1/tenants', { name: 'handoff' });
     const k = await adminClient.request('POST', `/api/v1/tenants/${t.body.id}/keys`, { name: 'k', scopes: ['send', 'manage'] });

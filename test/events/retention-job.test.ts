@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.ts';
 import { openStore, createTenant, insertEvents, insertMessage, newId, type Store } from '../../src/store/index.ts';
+import { addSuppressions } from '../../src/store/index.ts';
 import { createRetentionJob } from '../../src/events/index.ts';
 
 const DAY = 86_400_000;
@@ -81,7 +82,21 @@ describe('retention job', () => {
   it('keeps everything when the days are 0', async () => {
     const old = await message(400, 'delivered');
     const job = createRetentionJob({ config: loadConfig({ env: { POSTLINE_DATA_DIR: dir, POSTLINE_RETENTION_BODIES_DAYS: '0', POSTLINE_RETENTION_EVENTS_DAYS: '0' } }), store, log });
-    assert.deepEqual(await job.runOnce(), { events: 0, deliveries: 0, bodies: 0 });
+    assert.deepEqual(await job.runOnce(), { events: 0, deliveries: 0, bodies: 0, suppressions: 0 });
     assert.notEqual((await bodyOf(old)).body, null);
+  });
+
+  it('removes suppression entries whose expiry passed, and keeps permanent and live ones', async () => {
+    const tenant = await createTenant(store.db, `ret-${Date.now()}`);
+    const t = Date.now();
+    await store.write((trx) => addSuppressions(trx, tenant.id, [
+      { stream: 'transactional', address: 'expired@dest.test', reason: 'manual', expiresAt: t - 1000 },
+      { stream: 'transactional', address: 'live@dest.test', reason: 'manual', expiresAt: t + 3_600_000 },
+      { stream: 'transactional', address: 'forever@dest.test', reason: 'hard_bounce' },
+    ], t - 5000));
+    const job = createRetentionJob({ config: loadConfig({ env: { POSTLINE_DATA_DIR: dir } }), store, log });
+    assert.equal((await job.runOnce()).suppressions, 1);
+    const left = await store.db.selectFrom('suppressions').select('address').where('tenant_id', '=', tenant.id).orderBy('address').execute();
+    assert.deepEqual(left.map((r) => r.address), ['forever@dest.test', 'live@dest.test']);
   });
 });

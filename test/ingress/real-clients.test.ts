@@ -176,7 +176,13 @@ describe('RFC 6409 submission from real clients, relayed to the sink', () => {
         assert.equal(copy.mailFrom, FROM);
         const relayed = split(copy.raw);
         assert.ok(relayed.body.equals(Buffer.from(text)), `body changed:\n${JSON.stringify(relayed.body.toString())}`);
-        const fields = fieldsOf(relayed.head);
+        // Delivery puts its own fields on top (issue 4): the DKIM signature of the sending
+        // domain, and Feedback-ID for Gmail's feedback loop (signed with the rest).
+        const all = fieldsOf(relayed.head);
+        assert.match(all[0], /^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=acme\.test;/);
+        assert.match(all[0], /Feedback-ID;/);
+        assert.match(all[1], /^Feedback-ID: transactional:ten_[0-9A-Za-z]+:acme\.test:postline$/);
+        const fields = all.slice(2);
         assert.ok(!fields.some((f) => /^bcc:/i.test(f)), 'Bcc: is removed');
         // RFC 5321 §4.4: our trace field comes first and names host, protocol and queue id.
         assert.match(fields[0], /^Received: from client\.example \(\[127\.0\.0\.1\]\)\r\n\t\(using TLSv1\.[23] with cipher [A-Z0-9_-]+\)\r\n/);

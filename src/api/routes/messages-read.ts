@@ -14,7 +14,7 @@ import { pageOf, pageQuery, paginate } from '../pagination.ts';
 import { idParams, isoTime, timestamp } from '../schemas.ts';
 import { eventJson, eventSchema } from './events.ts';
 
-const RECIPIENT_STATUSES = ['queued', 'inflight', 'delivered', 'deferred', 'bounced', 'expired', 'cancelled', 'received'] as const;
+const RECIPIENT_STATUSES = ['queued', 'inflight', 'delivered', 'deferred', 'bounced', 'expired', 'cancelled', 'received', 'suppressed'] as const;
 /** Header fields returned at most; a header section is capped at smtp.max_header_bytes anyway. */
 const MAX_HEADER_FIELDS = 1000;
 

@@ -30,24 +30,41 @@ const SENDER_CACHE_MS = 5000;
  */
 export class SenderDomains {
   readonly #store: Store;
-  readonly #cache = new Map<string, { domains: Set<string>; at: number }>();
+  readonly #requireVerified: boolean;
+  readonly #cache = new Map<string, { domains: Set<string>; pending: Set<string>; at: number }>();
 
-  constructor(store: Store) {
+  /** `requireVerified` (domains.require_verified): only verified domains may send. */
+  constructor(store: Store, requireVerified = true) {
     this.#store = store;
+    this.#requireVerified = requireVerified;
   }
 
-  async load(tenantId: string, fresh = false): Promise<ReadonlySet<string>> {
+  async #entry(tenantId: string, fresh: boolean) {
     const hit = this.#cache.get(tenantId);
-    if (hit && !fresh && Date.now() - hit.at < SENDER_CACHE_MS) return hit.domains;
-    const domains = new Set((await listDomains(this.#store.db, tenantId)).map((d) => d.name));
+    if (hit && !fresh && Date.now() - hit.at < SENDER_CACHE_MS) return hit;
+    const rows = await listDomains(this.#store.db, tenantId);
+    const usable = (d: { verified: number }) => d.verified === 1 || !this.#requireVerified;
+    const entry = { domains: new Set(rows.filter(usable).map((d) => d.name)), pending: new Set(rows.filter((d) => !usable(d)).map((d) => d.name)), at: Date.now() };
     if (this.#cache.size > 10_000) this.#cache.clear();
-    this.#cache.set(tenantId, { domains, at: Date.now() });
-    return domains;
+    this.#cache.set(tenantId, entry);
+    return entry;
+  }
+
+  /** The domains the tenant may send from now. */
+  async load(tenantId: string, fresh = false): Promise<ReadonlySet<string>> {
+    return (await this.#entry(tenantId, fresh)).domains;
   }
 
   /** True when every domain is a sending domain of the tenant or a subdomain of one. */
   async owns(tenantId: string, domains: readonly string[]): Promise<boolean> {
     return ownedBy(await this.load(tenantId), domains) || ownedBy(await this.load(tenantId, true), domains);
+  }
+
+  /** The tenant's domain, added but not verified yet, that `domain` belongs to (for a precise refusal). */
+  async pendingFor(tenantId: string, domain: string): Promise<string | null> {
+    const { pending } = await this.#entry(tenantId, false);
+    for (let d = domain.toLowerCase(); d.includes('.'); d = d.slice(d.indexOf('.') + 1)) if (pending.has(d)) return d;
+    return null;
   }
 }
 
@@ -78,8 +95,14 @@ export function scheduleOf(sendAt: string | undefined, now: number): number | nu
   return at;
 }
 
-function assertSenderOwned(owned: boolean, from: string, pointer: string): void {
-  if (!owned) throw new ComposeError('SENDER_DOMAIN_NOT_OWNED', 'unprocessable', pointer, `${from} is not in one of your sending domains: add the domain first`);
+async function assertSenderOwned(ctx: PrepareContext, owned: boolean, from: string, pointer: string): Promise<void> {
+  if (owned) return;
+  const pending = await ctx.domains.pendingFor(ctx.tenantId, from.slice(from.lastIndexOf('@') + 1));
+  if (pending) {
+    throw new ComposeError('SENDER_DOMAIN_NOT_VERIFIED', 'unprocessable', pointer,
+      `${from} is in ${pending}, which is not verified yet: publish its DNS records and POST /api/v1/domains/{id}/verify`);
+  }
+  throw new ComposeError('SENDER_DOMAIN_NOT_OWNED', 'unprocessable', pointer, `${from} is not in one of your sending domains: add the domain first`);
 }
 
 async function templateOf(ctx: PrepareContext, idOrName: string): Promise<TemplateTable> {
@@ -92,7 +115,7 @@ async function templateOf(ctx: PrepareContext, idOrName: string): Promise<Templa
 /** A JSON send request → a prepared message. Throws ComposeError. */
 export async function prepareJsonMessage(ctx: PrepareContext, input: SendMessageInput): Promise<PreparedMessage> {
   const sendAt = scheduleOf(input.send_at, ctx.now);
-  assertSenderOwned(await ctx.domains.owns(ctx.tenantId, [input.from.address.slice(input.from.address.lastIndexOf('@') + 1)]), input.from.address, '/from');
+  await assertSenderOwned(ctx, await ctx.domains.owns(ctx.tenantId, [input.from.address.slice(input.from.address.lastIndexOf('@') + 1)]), input.from.address, '/from');
   let { subject, html, text } = input;
   if (input.template !== undefined) {
     const template = await templateOf(ctx, input.template);
@@ -129,7 +152,7 @@ export async function prepareRawRequest(ctx: PrepareContext, input: RawMessageIn
     throw new ComposeError('MESSAGE_TOO_MANY_RECIPIENTS', 'invalid', '/rcpt_to', `at most ${ctx.config.smtp.max_recipients} recipients per message`);
   }
   const owned = await ctx.domains.load(ctx.tenantId, true);
-  assertSenderOwned(ownedBy(owned, [from.domain]), from.address, '/mail_from');
+  await assertSenderOwned(ctx, ownedBy(owned, [from.domain]), from.address, '/mail_from');
   const id = newId(ctx.now);
   const prepared = await prepareRawMessage(Buffer.from(input.data, 'base64'), {
     id, hostname: ctx.config.hostname, date: new Date(ctx.now),

@@ -23,7 +23,8 @@ const sendStatus = z.enum(['queued', 'scheduled']);
 const recipientsSchema = z.array(z.object({
   id: z.number().int().describe('Recipient id: per-recipient events carry it'),
   email: z.string(),
-  status: sendStatus,
+  status: z.enum(['queued', 'scheduled', 'suppressed']).describe('suppressed: on the tenant\'s suppression list for the stream; not sent (a message.suppressed event says why)'),
+  reason: z.enum(['hard_bounce', 'complaint', 'unsubscribe', 'manual']).optional().describe('Why a suppressed recipient is on the list'),
 }));
 
 export const acceptedMessageSchema = z.object({
@@ -62,7 +63,7 @@ export const messageSendRoutes: FastifyPluginAsyncZod = async (app) => {
   const { store, config, log } = app.postline;
   const deps: AcceptDeps = { store, config, handoff: app.postline.handoff };
   const renderer = new TemplateRenderer();
-  const domains = new SenderDomains(store);
+  const domains = new SenderDomains(store, config.domains.require_verified);
   const purger = new IdempotencyPurger(store);
 
   const contextOf = (tenantId: string): PrepareContext => ({ store, config, renderer, domains, tenantId, now: Date.now(), templates: new Map() });

@@ -11,6 +11,16 @@ export interface NewRecipient {
   readonly received?: boolean;
   readonly notify?: string | null;
   readonly orcpt?: string | null;
+  /** On the tenant's suppression list: stored as `suppressed` (final, never sent) with a `message.suppressed` event. */
+  readonly suppressed?: { readonly id: string; readonly reason: string } | null;
+}
+
+/** What insertMessages stored of one message. */
+export interface InsertedMessage {
+  /** The recipients to deliver (not kept here, not suppressed), claimed when `leaseTo` was given. */
+  readonly claimed: ClaimedRecipient[];
+  /** Every recipient's row id, in the order given. */
+  readonly recipientIds: number[];
 }
 
 export interface NewMessage {
@@ -51,7 +61,7 @@ export interface NewMessage {
  * acceptance transaction: the SMTP 250 / HTTP 202 is sent only after that commits.
  */
 export async function insertMessage(db: Kysely<Database>, msg: NewMessage, options: { now: number; lifetimeMs: number }): Promise<ClaimedRecipient[]> {
-  return (await insertMessages(db, [msg], options))[0];
+  return (await insertMessages(db, [msg], options))[0].claimed;
 }
 
 // Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters (and Postgres'
@@ -64,7 +74,7 @@ const RECIPIENT_ROWS_PER_INSERT = 500;
  * and chunk instead of three statements a message, which is most of a batch's cost.
  * Answers each message's recipients (those not kept here) in the order given.
  */
-export async function insertMessages(db: Kysely<Database>, msgs: readonly NewMessage[], options: { now: number; lifetimeMs: number }): Promise<ClaimedRecipient[][]> {
+export async function insertMessages(db: Kysely<Database>, msgs: readonly NewMessage[], options: { now: number; lifetimeMs: number }): Promise<InsertedMessage[]> {
   const { now, lifetimeMs } = options;
   for (let i = 0; i < msgs.length; i += MESSAGE_ROWS_PER_INSERT) {
     await db.insertInto('messages').values(msgs.slice(i, i + MESSAGE_ROWS_PER_INSERT).map((msg) => ({
@@ -93,17 +103,18 @@ export async function insertMessages(db: Kysely<Database>, msgs: readonly NewMes
     }))).execute();
   }
   const kept = (msg: NewMessage, r: NewRecipient) => msg.initialStatus === 'received' || r.received === true;
+  const skipped = (msg: NewMessage, r: NewRecipient) => kept(msg, r) || !!r.suppressed;
   const rows = msgs.flatMap((msg) => {
     const lease = msg.initialStatus === 'received' ? null : msg.leaseTo ?? null;
     const due = msg.sendAt ?? now;
     return msg.recipients.map((r) => {
-      const held = lease !== null && !kept(msg, r);
+      const held = lease !== null && !skipped(msg, r);
       return {
         message_id: msg.id,
         tenant_id: msg.tenantId,
         rcpt: r.rcpt,
         domain: domainOf(r.rcpt),
-        status: kept(msg, r) ? 'received' as const : held ? 'inflight' as const : 'queued' as const,
+        status: kept(msg, r) ? 'received' as const : r.suppressed ? 'suppressed' as const : held ? 'inflight' as const : 'queued' as const,
         attempts: held ? 1 : 0,
         next_attempt_at: due,
         expires_at: due + lifetimeMs,
@@ -129,19 +140,38 @@ export async function insertMessages(db: Kysely<Database>, msgs: readonly NewMes
     if (sorted.length !== chunk.length) throw new Error(`recipients insert returned ${sorted.length} ids for ${chunk.length} rows`);
     ids.push(...sorted);
   }
-  await insertEvents(db, msgs.map((msg) => firstEvent(msg, kept)), now);
+  const events: NewEvent[] = msgs.map((msg) => firstEvent(msg, kept));
   let next = 0;
-  return msgs.map((msg) => {
+  const inserted = msgs.map((msg) => {
     const lease = msg.initialStatus === 'received' ? null : msg.leaseTo ?? null;
     const due = msg.sendAt ?? now;
-    return msg.recipients.flatMap((r) => {
+    const recipientIds: number[] = [];
+    const claimed = msg.recipients.flatMap((r) => {
       const id = ids[next++];
-      return kept(msg, r) ? [] : [{
+      recipientIds.push(id);
+      if (r.suppressed && !kept(msg, r)) {
+        events.push({
+          type: 'message.suppressed', tenantId: msg.tenantId, messageId: msg.id, recipientId: id,
+          data: { message_id: msg.id, recipient: r.rcpt, reason: r.suppressed.reason, suppression_id: r.suppressed.id, stream: msg.stream ?? 'transactional', ...echo(msg) },
+        });
+      }
+      return skipped(msg, r) ? [] : [{
         id, messageId: msg.id, tenantId: msg.tenantId, rcpt: r.rcpt, domain: domainOf(r.rcpt), attempts: lease ? 1 : 0,
         expiresAt: due + lifetimeMs, notify: r.notify ?? null, orcpt: r.orcpt ?? null,
       }];
     });
+    return { claimed, recipientIds };
   });
+  await insertEvents(db, events, now);
+  return inserted;
+}
+
+/** Tags and metadata, echoed in every event of the message. */
+function echo(msg: NewMessage): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (msg.tags) out.tags = msg.tags;
+  if (msg.metadata) out.metadata = msg.metadata;
+  return out;
 }
 
 /** `message.inbound` for mail kept here, `message.scheduled` for a later send, else `message.queued`. */
@@ -156,8 +186,7 @@ function firstEvent(msg: NewMessage, kept: (msg: NewMessage, r: NewRecipient) =>
     message_id_header: msg.messageIdHeader,
     subject: msg.subject,
   };
-  if (msg.tags) data.tags = msg.tags;
-  if (msg.metadata) data.metadata = msg.metadata;
+  Object.assign(data, echo(msg));
   if (msg.sendAt != null) data.send_at = new Date(msg.sendAt).toISOString();
   const inbound = msg.recipients.every((r) => kept(msg, r));
   return { type: inbound ? 'message.inbound' : msg.sendAt != null ? 'message.scheduled' : 'message.queued', tenantId: msg.tenantId, messageId: msg.id, data };
@@ -176,7 +205,7 @@ export async function getMessageMeta(db: Kysely<Database>, id: string) {
 /** What delivery needs of a message in one read: the fields above, and the bytes when stored inline. */
 export async function getMessageForDelivery(db: Kysely<Database>, id: string) {
   return db.selectFrom('messages')
-    .select(['id', 'tenant_id', 'origin', 'stream', 'mail_from', 'size', 'body', 'body_path', 'header_size', 'dsn_ret', 'dsn_envid', 'is_bounce', 'smtputf8', 'created_at', 'tags', 'metadata'])
+    .select(['id', 'tenant_id', 'origin', 'stream', 'mail_from', 'from_header', 'size', 'body', 'body_path', 'header_size', 'dsn_ret', 'dsn_envid', 'is_bounce', 'smtputf8', 'created_at', 'tags', 'metadata'])
     .where('id', '=', id).executeTakeFirst();
 }
 

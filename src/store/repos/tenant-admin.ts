@@ -1,8 +1,8 @@
-// What the management API does to tenants and the objects they own (credentials, domains),
+// What the management API does to tenants and the objects they own (credentials; domains are in repos/domains.ts),
 // beyond what ingress and the CLI need (repos/tenants.ts). Lists are pages in id order:
 // ids are time-sortable, so id order is creation order and a cursor is just the last id.
 import type { Kysely } from 'kysely';
-import type { Database, TenantTable, CredentialTable, DomainTable } from '../database.ts';
+import type { Database, TenantTable, CredentialTable } from '../database.ts';
 import type { PageRequest } from './api-keys.ts';
 
 export async function getTenant(db: Kysely<Database>, id: string): Promise<TenantTable | undefined> {
@@ -58,17 +58,5 @@ export async function listCredentialsPage(db: Kysely<Database>, tenantId: string
 /** Deletes one of the tenant's SMTP credentials; false when the tenant has no such credential. */
 export async function deleteCredential(db: Kysely<Database>, tenantId: string, id: string): Promise<boolean> {
   const r = await db.deleteFrom('credentials').where('id', '=', id).where('tenant_id', '=', tenantId).executeTakeFirst();
-  return Number(r.numDeletedRows) > 0;
-}
-
-export async function listDomainsPage(db: Kysely<Database>, tenantId: string, page: PageRequest): Promise<DomainTable[]> {
-  let q = db.selectFrom('domains').selectAll().where('tenant_id', '=', tenantId);
-  if (page.afterId !== undefined) q = q.where('id', '>', page.afterId);
-  return q.orderBy('id').limit(page.limit).execute();
-}
-
-/** Deletes one of the tenant's sending domains; false when the tenant has no such domain. */
-export async function deleteDomain(db: Kysely<Database>, tenantId: string, id: string): Promise<boolean> {
-  const r = await db.deleteFrom('domains').where('id', '=', id).where('tenant_id', '=', tenantId).executeTakeFirst();
   return Number(r.numDeletedRows) > 0;
 }

@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { Database, TenantTable, DomainTable, CredentialTable } from '../database.ts';
+import type { Database, TenantTable, CredentialTable } from '../database.ts';
 import { newPublicId } from '../ids.ts';
-import { normaliseDomain } from '../../smtp/index.ts';
 
 export class StoreError extends Error {
   readonly code: string;
@@ -27,25 +26,6 @@ export async function findTenant(db: Kysely<Database>, idOrName: string): Promis
 
 export async function listTenants(db: Kysely<Database>): Promise<TenantTable[]> {
   return db.selectFrom('tenants').selectAll().orderBy('name').execute();
-}
-
-export async function addDomain(db: Kysely<Database>, tenantId: string, name: string): Promise<DomainTable> {
-  const domain = normaliseDomain(name);
-  if (!domain) throw new StoreError('DOMAIN_INVALID', `"${name}" is not a valid domain name`);
-  const existing = await db.selectFrom('domains').selectAll().where('name', '=', domain).executeTakeFirst();
-  if (existing) {
-    if (existing.tenant_id === tenantId) return existing;
-    throw new StoreError('DOMAIN_TAKEN', `domain ${domain} belongs to another tenant`);
-  }
-  const row: DomainTable = { id: newPublicId('dom'), tenant_id: tenantId, name: domain, verified: 0, created_at: Date.now() };
-  await db.insertInto('domains').values(row).execute();
-  return row;
-}
-
-export async function listDomains(db: Kysely<Database>, tenantId?: string): Promise<DomainTable[]> {
-  let q = db.selectFrom('domains').selectAll();
-  if (tenantId) q = q.where('tenant_id', '=', tenantId);
-  return q.orderBy('name').execute();
 }
 
 export async function createCredential(db: Kysely<Database>, tenantId: string, username: string, passwordHash: string): Promise<CredentialTable> {
