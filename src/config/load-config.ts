@@ -72,6 +72,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) 
   POSTLINE_RETENTION_EVENTS_DAYS: { path: ['retention', 'events_days'], parse: int('POSTLINE_RETENTION_EVENTS_DAYS') },
   POSTLINE_RETENTION_BODIES_DAYS: { path: ['retention', 'bodies_days'], parse: int('POSTLINE_RETENTION_BODIES_DAYS') },
   POSTLINE_FEEDBACK_VERP: { path: ['feedback', 'verp'], parse: bool('POSTLINE_FEEDBACK_VERP') },
+  POSTLINE_FEEDBACK_FBL_ADDRESSES: { path: ['feedback', 'fbl_addresses'], parse: list },
   POSTLINE_DOMAINS_REQUIRE_VERIFIED: { path: ['domains', 'require_verified'], parse: bool('POSTLINE_DOMAINS_REQUIRE_VERIFIED') },
   POSTLINE_DKIM_ED25519: { path: ['domains', 'dkim_ed25519'], parse: bool('POSTLINE_DKIM_ED25519') },
   POSTLINE_DOMAINS_RECHECK_INTERVAL: { path: ['domains', 'recheck_interval'], parse: String },

@@ -8,6 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { authenticate } from 'mailauth';
 import { startDeliveryRig, type DeliveryRig } from '../queue/delivery-harness.ts';
 import { connectSmtp, dotStuff } from '../helpers/smtp-talk.ts';
@@ -84,7 +85,7 @@ before(async () => {
     domains: [],
     env: {
       POSTLINE_DOMAINS_REQUIRE_VERIFIED: 'true', POSTLINE_DKIM_ED25519: 'true',
-      POSTLINE_FEEDBACK_VERP: 'true', POSTLINE_API_KEY_RATE: '0',
+      POSTLINE_FEEDBACK_VERP: 'true', POSTLINE_API_KEY_RATE: '0', POSTLINE_FEEDBACK_FBL_ADDRESSES: `fbl@${HOST}`,
     },
   });
   // The instance's own names: the SPF include, and the return-path target (its MX name).
@@ -253,6 +254,34 @@ describe('Issue 4: a sending domain from DNS records to verified, signed, aligne
     assert.ok(types.includes('message.auto_replied'), types.join(','));
     assert.ok(!types.includes('message.bounced'));
     assert.equal((await api('GET', '/api/v1/suppressions/transactional/away@inbox.test')).status, 404);
+  });
+
+  it('takes an ARF report at the feedback-loop address (no VERP token), matched by the original Message-ID, and stores it with Authentication-Results', async () => {
+    const sent = await sendApi('fbl-reader@inbox.test', 'reported through the loop');
+    const copy = await arrived('reported through the loop');
+    const messageId = /^Message-ID: (<[^>]+>)/im.exec(copy.raw.toString('latin1'))![1];
+    const arf = [
+      'From: FBL <fbl@inbox.test>', `To: fbl@${HOST}`, 'Subject: complaint', 'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=feedback-report; boundary="f2"', '',
+      '--f2', 'Content-Type: text/plain', '', 'A complaint.', '',
+      '--f2', 'Content-Type: message/feedback-report', '', 'Feedback-Type: abuse', 'User-Agent: InboxFBL/1.0', 'Version: 1', '',
+      '--f2', 'Content-Type: text/rfc822-headers', '', `From: orders@${DOMAIN}`, 'To: fbl-reader@inbox.test', `Message-ID: ${messageId}`, 'Subject: reported through the loop', '',
+      '--f2--', '',
+    ].join('\n');
+    assert.match((await report(`fbl@${HOST}`, arf)).data!, /^250/);
+    const view = (await api('GET', `/api/v1/messages/${sent.body.id}`)).body;
+    const complained = (view.events ?? []).find((e: any) => e.type === 'message.complained');
+    assert.ok(complained, JSON.stringify(view.events));
+    assert.equal((await api('GET', '/api/v1/suppressions/transactional/fbl-reader@inbox.test')).body.reason, 'complaint');
+    // RFC 8601: the report as stored starts with our Authentication-Results (the sender, inbox.test, publishes nothing).
+    const reportId = (complained.data ?? complained.payload).report_message_id;
+    const db = new DatabaseSync(join(rig.postline.dataDir, 'postline.db'), { readOnly: true });
+    try {
+      const row = db.prepare('select body from messages where id = ?').get(reportId) as { body: Uint8Array };
+      assert.match(Buffer.from(row.body).toString('latin1'), new RegExp(`^Authentication-Results: ${HOST.replace(/\./g, '\\.')};[^]*spf=`));
+    } finally {
+      db.close();
+    }
   });
 
   it('rotates DKIM: the new selector signs once its record verifies, the old one stays published, mail verifies across the switch', async () => {
