@@ -35,6 +35,11 @@ export interface RunningServer {
   stop(graceMs?: number): Promise<void>;
   /** SIGHUP: reads the TLS certificate and key again; new handshakes use them (TLS_RELOAD_FAILED keeps the old). */
   reloadTls(): Promise<void>;
+  /**
+   * SIGHUP: applies what can change live (ingress.LIVE_SMTP_SETTINGS, feedback.fbl_addresses)
+   * from a freshly loaded configuration, and names the other changes that need a restart.
+   */
+  reloadConfig(next: Readonly<Config>): { applied: string[]; needRestart: string[] };
 }
 
 export function createLogger(config: Readonly<Config>): Logger {
@@ -48,6 +53,13 @@ async function ensureAdminToken(config: Readonly<Config>, dataDir: string): Prom
   if (!existsSync(file)) await writeFile(file, `${randomSecret(32)}\n`, { mode: 0o600, flag: 'wx' }).catch(() => undefined);
   const token = (await readFile(file, 'utf8')).trim();
   return { file, token: token || null };
+}
+
+/** Dotted keys whose values differ between two configurations (leaves and arrays compared whole). */
+function changedKeys(a: unknown, b: unknown, prefix = ''): string[] {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(a) || !isObject(b)) return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].flatMap((k) => changedKeys(a[k], b[k], prefix ? `${prefix}.${k}` : k));
 }
 
 /** The MX side's bounce, complaint and Authentication-Results settings (feedback/). */
@@ -98,6 +110,7 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
   }
   let stopping: Promise<void> | null = null;
   let tlsNow = tls;
+  let current = config;
   return {
     listening,
     dataDir,
@@ -134,6 +147,21 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
         await store.close();
       })();
       return stopping;
+    },
+    reloadConfig(next) {
+      const applied: string[] = [...ingress.reconfigure(next)];
+      const fbl = next.feedback.fbl_addresses.map((a) => a.toLowerCase());
+      if (JSON.stringify(current.feedback.fbl_addresses) !== JSON.stringify(next.feedback.fbl_addresses)) {
+        feedback.fblAddresses.clear();
+        for (const a of fbl) feedback.fblAddresses.add(a);
+        applied.push('feedback.fbl_addresses');
+      }
+      const needRestart = changedKeys(current, next).filter((k) => !applied.includes(k) && !k.startsWith('tls.'));
+      current = next;
+      log.info({ applied, needRestart }, needRestart.length
+        ? 'configuration reloaded; the settings in needRestart take effect only after a restart'
+        : 'configuration reloaded');
+      return { applied, needRestart };
     },
     async reloadTls() {
       tlsNow = await reloadTlsMaterial(tlsNow);

@@ -58,9 +58,15 @@ export async function startCommand(opts: GlobalOptions): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // SIGHUP reloads the TLS certificate and key only; other settings need a restart.
+  // SIGHUP reloads the TLS certificate and key, and the configuration: the settings that can
+  // change live are applied, the others are named in the log as needing a restart.
   process.on('SIGHUP', () => {
     if (stopping) return;
     server.reloadTls().catch((err: unknown) => log.error({ err }, 'TLS reload failed; the previous certificate stays in use'));
+    try {
+      server.reloadConfig(configFrom(opts));
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'configuration reload failed; the running configuration stays in use');
+    }
   });
 }

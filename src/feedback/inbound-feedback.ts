@@ -7,8 +7,8 @@ import type { VerpCodec } from './verp.ts';
 
 export interface InboundFeedback {
   readonly verp: VerpCodec | null;
-  /** Lower-case addresses where ARF reports arrive without a VERP token. */
-  readonly fblAddresses: ReadonlySet<string>;
+  /** Lower-case addresses where ARF reports arrive without a VERP token (a SIGHUP changes it in place). */
+  readonly fblAddresses: Set<string>;
   readonly autoSuppress: AutoSuppressOptions;
   /** Compute and prepend Authentication-Results (RFC 8601) on MX mail; null: off. */
   readonly authResults: { readonly resolver: MailauthResolver; readonly timeoutMs: number } | null;

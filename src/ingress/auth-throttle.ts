@@ -18,10 +18,15 @@ interface Entry {
 }
 
 export class AuthThrottle {
-  readonly #options: AuthThrottleOptions;
+  #options: AuthThrottleOptions;
   readonly #entries = new Map<string, Entry>();
 
   constructor(options: AuthThrottleOptions) {
+    this.#options = options;
+  }
+
+  /** New thresholds (SIGHUP); failures already counted stay counted. */
+  configure(options: AuthThrottleOptions): void {
     this.#options = options;
   }
 

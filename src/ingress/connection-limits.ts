@@ -32,11 +32,16 @@ export function networkOf(address: string): { ip: string; network: string } {
 }
 
 export class ConnectionLimits {
-  readonly #options: ConnectionLimitsOptions;
+  #options: ConnectionLimitsOptions;
   readonly #perIp = new Map<string, number>();
   readonly #perNetwork = new Map<string, number>();
 
   constructor(options: ConnectionLimitsOptions) {
+    this.#options = options;
+  }
+
+  /** New limits (SIGHUP): sessions already open stay; new ones are counted against these. */
+  configure(options: ConnectionLimitsOptions): void {
     this.#options = options;
   }
 

@@ -42,7 +42,20 @@ export interface Ingress {
   close(graceMs?: number): Promise<void>;
   /** New TLS handshakes (STARTTLS and implicit TLS) use this certificate; sessions already up keep theirs. */
   reloadTls(material: TlsMaterial): void;
+  /**
+   * SIGHUP: applies the settings of `next` that can change without dropping sessions
+   * (LIVE_SMTP_SETTINGS); returns those that changed. Sessions already open keep going.
+   */
+  reconfigure(next: Readonly<Config>): string[];
 }
+
+/** The SMTP settings a SIGHUP applies at once; any other change needs a restart. */
+export const LIVE_SMTP_SETTINGS = [
+  'smtp.relay_networks', 'smtp.mx_domains', 'smtp.max_connections_per_ip', 'smtp.max_connections_per_network',
+  'smtp.max_commands_per_session', 'smtp.max_errors_per_session', 'smtp.session_timeout',
+  'smtp.auth_slow_after_failures', 'smtp.auth_block_after_failures', 'smtp.auth_block_duration', 'smtp.auth_failure_delay',
+  'smtp.auth_account_slow_after_failures', 'smtp.auth_account_block_after_failures',
+] as const;
 
 interface ListenerSpec {
   readonly name: 'smtp' | 'smtps' | 'mx';
@@ -53,27 +66,33 @@ interface ListenerSpec {
 
 export function createIngress(options: IngressOptions): Ingress {
   installSmtpServerAdapter();
-  const { config, store, log } = options;
+  let config = options.config;
+  const { store, log } = options;
   const directory = new TenantDirectory(store, { requireVerified: config.domains.require_verified });
-  const relayNetworks = parseRelayNetworks(config.smtp.relay_networks);
-  const throttle = new AuthThrottle({
-    slowAfter: config.smtp.auth_slow_after_failures,
-    blockAfter: config.smtp.auth_block_after_failures,
-    windowMs: config.smtp.auth_block_duration,
-    delayMs: config.smtp.auth_failure_delay,
+  let relayNetworks = parseRelayNetworks(config.smtp.relay_networks);
+  const ipThrottleOf = (c: Readonly<Config>) => ({
+    slowAfter: c.smtp.auth_slow_after_failures, blockAfter: c.smtp.auth_block_after_failures,
+    windowMs: c.smtp.auth_block_duration, delayMs: c.smtp.auth_failure_delay,
   });
   // Per account as well, so a credential-stuffing run spread over many addresses still slows.
-  const accountThrottle = new AuthThrottle({
-    slowAfter: config.smtp.auth_account_slow_after_failures,
-    blockAfter: config.smtp.auth_account_block_after_failures,
-    windowMs: config.smtp.auth_block_duration,
-    delayMs: config.smtp.auth_failure_delay,
+  const accountThrottleOf = (c: Readonly<Config>) => ({
+    slowAfter: c.smtp.auth_account_slow_after_failures, blockAfter: c.smtp.auth_account_block_after_failures,
+    windowMs: c.smtp.auth_block_duration, delayMs: c.smtp.auth_failure_delay,
   });
+  const throttle = new AuthThrottle(ipThrottleOf(config));
+  const accountThrottle = new AuthThrottle(accountThrottleOf(config));
   // Shared by all listeners: one client's sessions count together wherever they land.
   const limits = new ConnectionLimits({ perIp: config.smtp.max_connections_per_ip, perNetwork: config.smtp.max_connections_per_network });
   const releases = new WeakMap<SMTPServerSession, () => void>();
   const limitLog = new LogOnce();
-  const hosted = new Set([config.hostname, ...config.smtp.mx_domains].map(normaliseDomain).filter(Boolean));
+  // One Set shared by every listener's policy: a reload changes its contents in place.
+  const hosted = new Set<string>();
+  const setHosted = (c: Readonly<Config>) => {
+    hosted.clear();
+    for (const d of [c.hostname, ...c.smtp.mx_domains].map(normaliseDomain)) if (d) hosted.add(d);
+  };
+  setHosted(config);
+  const allSessionLimits: SessionLimits[] = [];
   const specs: ListenerSpec[] = [];
   const add = (name: ListenerSpec['name'], kind: ListenerKind, value: string, implicitTls: boolean) => {
     const address = parseListen(value);
@@ -114,6 +133,7 @@ export function createIngress(options: IngressOptions): Ingress {
       maxSessionMs: config.smtp.session_timeout,
       onLimit: (kind, ip) => logLimit(kind, ip, { ip }),
     };
+    allSessionLimits.push(sessionLimits);
     const relayUser = async (session: SMTPServerSession): Promise<void> => {
       const tenantName = matchRelayNetwork(relayNetworks, session.remoteAddress);
       if (!tenantName || session.user) return;
@@ -270,6 +290,24 @@ export function createIngress(options: IngressOptions): Ingress {
     async close(graceMs = 0) {
       await gate.close(servers, graceMs);
       servers.length = 0;
+    },
+    reconfigure(next) {
+      const changed = LIVE_SMTP_SETTINGS.filter((key) => {
+        const [section, name] = key.split('.') as ['smtp', keyof Config['smtp']];
+        return JSON.stringify(config[section][name]) !== JSON.stringify(next[section][name]);
+      });
+      config = next;
+      relayNetworks = parseRelayNetworks(next.smtp.relay_networks);
+      setHosted(next);
+      limits.configure({ perIp: next.smtp.max_connections_per_ip, perNetwork: next.smtp.max_connections_per_network });
+      throttle.configure(ipThrottleOf(next));
+      accountThrottle.configure(accountThrottleOf(next));
+      for (const l of allSessionLimits) {
+        l.maxCommands = next.smtp.max_commands_per_session;
+        l.maxErrors = next.smtp.max_errors_per_session;
+        l.maxSessionMs = next.smtp.session_timeout;
+      }
+      return changed;
     },
     reloadTls(material) {
       // smtp-server builds each handshake's options from its current context (createTLSSocketOptions).

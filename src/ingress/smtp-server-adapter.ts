@@ -19,9 +19,10 @@ export type SessionLimitKind = 'commands' | 'errors' | 'session_time';
 
 /** Listener option `sessionLimits`; 0 turns a limit off. */
 export interface SessionLimits {
-  readonly maxCommands: number;
-  readonly maxErrors: number;
-  readonly maxSessionMs: number;
+  // Mutable: a SIGHUP sets them in place; each session reads them as it goes.
+  maxCommands: number;
+  maxErrors: number;
+  maxSessionMs: number;
   /** Called once per session that hits a limit, after the 421 went out. */
   readonly onLimit?: (kind: SessionLimitKind, remoteAddress: string) => void;
 }
