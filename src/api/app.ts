@@ -67,6 +67,10 @@ export async function createApiApp(options: CreateApiAppOptions): Promise<ApiIns
     // Malformed HTTP, header overflow and request timeouts are answered on the socket.
     clientErrorHandler: writeClientErrorProblem,
   }).withTypeProvider<ZodTypeProvider>() as unknown as ApiInstance;
+  // Node checks request_timeout (and the headers timeout) only every 30 s by default: a
+  // slowloris client would hold its socket for up to 30 s past the limit. Check each second.
+  (app.server as typeof app.server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1000;
+  app.server.headersTimeout = Math.min(app.server.headersTimeout, config.http.request_timeout);
 
   app.setValidatorCompiler(zodValidatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
