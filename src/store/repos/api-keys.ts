@@ -1,5 +1,6 @@
 // API keys. The store sees only digests: tokens are minted and checked in api/api-key-token.ts.
 import type { Kysely } from 'kysely';
+import { selectCompiled } from '../compiled-queries.ts';
 import type { Database, ApiKeyTable } from '../database.ts';
 
 /** A page request: rows after `afterId` in id order (ids sort by creation time). */
@@ -43,9 +44,10 @@ export interface ApiKeyWithTenant {
 
 /** What authentication needs in one read: the key and its tenant. */
 export async function findApiKeyWithTenant(db: Kysely<Database>, id: string): Promise<ApiKeyWithTenant | undefined> {
-  const row = await db.selectFrom('api_keys').innerJoin('tenants', 'tenants.id', 'api_keys.tenant_id')
+  // Every API request runs this: compiled once (compiled-queries.ts).
+  const [row] = await selectCompiled(db, 'api-key-with-tenant', [id], () => db.selectFrom('api_keys').innerJoin('tenants', 'tenants.id', 'api_keys.tenant_id')
     .selectAll('api_keys').select(['tenants.name as tenant_name', 'tenants.sandbox as tenant_sandbox'])
-    .where('api_keys.id', '=', id).executeTakeFirst();
+    .where('api_keys.id', '=', id));
   if (!row) return undefined;
   const { tenant_name, tenant_sandbox, ...key } = row;
   return { key, tenant: { id: key.tenant_id, name: tenant_name, sandbox: tenant_sandbox === 1 } };

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
 import { newPublicId } from '../ids.ts';
+import { insertRows } from '../compiled-queries.ts';
 
 export interface NewEvent {
   readonly type: string;
@@ -14,17 +15,13 @@ export interface NewEvent {
 export async function insertEvents(db: Kysely<Database>, events: readonly NewEvent[], now = Date.now()): Promise<void> {
   if (events.length === 0) return;
   for (let i = 0; i < events.length; i += 200) {
-    await db.insertInto('events').values(events.slice(i, i + 200).map((e) => ({
-      uid: newPublicId('evt', now),
-      tenant_id: e.tenantId,
-      message_id: e.messageId ?? null,
-      recipient_id: e.recipientId ?? null,
-      type: e.type,
-      payload: JSON.stringify(e.data),
-      created_at: now,
-    }))).execute();
+    await insertRows(db, 'events', EVENT_COLUMNS, events.slice(i, i + 200).map((e) => [
+      newPublicId('evt', now), e.tenantId, e.messageId ?? null, e.recipientId ?? null, e.type, JSON.stringify(e.data), now,
+    ]));
   }
 }
+
+const EVENT_COLUMNS = ['uid', 'tenant_id', 'message_id', 'recipient_id', 'type', 'payload', 'created_at'] as const;
 
 export async function listEventsForMessage(db: Kysely<Database>, messageId: string) {
   const rows = await db.selectFrom('events').selectAll().where('message_id', '=', messageId).orderBy('id').execute();

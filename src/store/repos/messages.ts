@@ -4,6 +4,7 @@ import type { StoredBody } from '../spool.ts';
 import { insertEvents, type NewEvent } from './events.ts';
 import type { ClaimedRecipient } from './queue.ts';
 import { domainOf } from '../../smtp/index.ts';
+import { insertRows } from '../compiled-queries.ts';
 
 export interface NewRecipient {
   readonly rcpt: string;
@@ -68,6 +69,15 @@ export async function insertMessage(db: Kysely<Database>, msg: NewMessage, optio
 // 65,535) at ~22 columns a message row and ~17 a recipient row.
 const MESSAGE_ROWS_PER_INSERT = 100;
 const RECIPIENT_ROWS_PER_INSERT = 500;
+const MESSAGE_COLUMNS = [
+  'id', 'tenant_id', 'origin', 'stream', 'mail_from', 'size', 'body', 'body_path', 'header_size', 'message_id_header', 'subject',
+  'from_header', 'dsn_ret', 'dsn_envid', 'is_bounce', 'smtputf8', 'client_ip', 'auth_user', 'tags', 'metadata', 'send_at', 'created_at',
+] as const;
+// last_code, last_enhanced, last_response, last_mx start null (their column default).
+const RECIPIENT_COLUMNS = [
+  'message_id', 'tenant_id', 'rcpt', 'domain', 'status', 'attempts', 'next_attempt_at', 'expires_at',
+  'lease_owner', 'lease_expires_at', 'dsn_notify', 'dsn_orcpt', 'updated_at',
+] as const;
 
 /**
  * insertMessage for many messages at once (an API batch): one multi-row INSERT per table
@@ -77,30 +87,12 @@ const RECIPIENT_ROWS_PER_INSERT = 500;
 export async function insertMessages(db: Kysely<Database>, msgs: readonly NewMessage[], options: { now: number; lifetimeMs: number }): Promise<InsertedMessage[]> {
   const { now, lifetimeMs } = options;
   for (let i = 0; i < msgs.length; i += MESSAGE_ROWS_PER_INSERT) {
-    await db.insertInto('messages').values(msgs.slice(i, i + MESSAGE_ROWS_PER_INSERT).map((msg) => ({
-      id: msg.id,
-      tenant_id: msg.tenantId,
-      origin: msg.origin,
-      stream: msg.stream ?? 'transactional',
-      mail_from: msg.mailFrom,
-      size: msg.body.size,
-      body: msg.body.inline,
-      body_path: msg.body.path,
-      header_size: msg.headerSize,
-      message_id_header: msg.messageIdHeader,
-      subject: msg.subject,
-      from_header: msg.fromHeader,
-      dsn_ret: msg.dsnRet ?? null,
-      dsn_envid: msg.dsnEnvid ?? null,
-      is_bounce: msg.isBounce ? 1 : 0,
-      smtputf8: msg.smtputf8 ? 1 : 0,
-      client_ip: msg.clientIp ?? null,
-      auth_user: msg.authUser ?? null,
-      tags: msg.tags ? JSON.stringify(msg.tags) : null,
-      metadata: msg.metadata ? JSON.stringify(msg.metadata) : null,
-      send_at: msg.sendAt ?? null,
-      created_at: now,
-    }))).execute();
+    await insertRows(db, 'messages', MESSAGE_COLUMNS, msgs.slice(i, i + MESSAGE_ROWS_PER_INSERT).map((msg) => [
+      msg.id, msg.tenantId, msg.origin, msg.stream ?? 'transactional', msg.mailFrom, msg.body.size, msg.body.inline, msg.body.path,
+      msg.headerSize, msg.messageIdHeader, msg.subject, msg.fromHeader, msg.dsnRet ?? null, msg.dsnEnvid ?? null,
+      msg.isBounce ? 1 : 0, msg.smtputf8 ? 1 : 0, msg.clientIp ?? null, msg.authUser ?? null,
+      msg.tags ? JSON.stringify(msg.tags) : null, msg.metadata ? JSON.stringify(msg.metadata) : null, msg.sendAt ?? null, now,
+    ]));
   }
   const kept = (msg: NewMessage, r: NewRecipient) => msg.initialStatus === 'received' || r.received === true;
   const skipped = (msg: NewMessage, r: NewRecipient) => kept(msg, r) || !!r.suppressed;
@@ -109,25 +101,11 @@ export async function insertMessages(db: Kysely<Database>, msgs: readonly NewMes
     const due = msg.sendAt ?? now;
     return msg.recipients.map((r) => {
       const held = lease !== null && !skipped(msg, r);
-      return {
-        message_id: msg.id,
-        tenant_id: msg.tenantId,
-        rcpt: r.rcpt,
-        domain: domainOf(r.rcpt),
-        status: kept(msg, r) ? 'received' as const : r.suppressed ? 'suppressed' as const : held ? 'inflight' as const : 'queued' as const,
-        attempts: held ? 1 : 0,
-        next_attempt_at: due,
-        expires_at: due + lifetimeMs,
-        lease_owner: held ? lease.owner : null,
-        lease_expires_at: held ? now + lease.leaseMs : null,
-        dsn_notify: r.notify ?? null,
-        dsn_orcpt: r.orcpt ?? null,
-        last_code: null,
-        last_enhanced: null,
-        last_response: null,
-        last_mx: null,
-        updated_at: now,
-      };
+      const status = kept(msg, r) ? 'received' : r.suppressed ? 'suppressed' : held ? 'inflight' : 'queued';
+      return [
+        msg.id, msg.tenantId, r.rcpt, domainOf(r.rcpt), status, held ? 1 : 0, due, due + lifetimeMs,
+        held ? lease.owner : null, held ? now + lease.leaseMs : null, r.notify ?? null, r.orcpt ?? null, now,
+      ];
     });
   });
   const ids: number[] = [];
@@ -135,7 +113,7 @@ export async function insertMessages(db: Kysely<Database>, msgs: readonly NewMes
     const chunk = rows.slice(i, i + RECIPIENT_ROWS_PER_INSERT);
     // RETURNING promises no row order (SQLite docs), but one statement inserts its VALUES in
     // order while holding the write lock, so the ids, sorted, follow the VALUES order.
-    const returned = await db.insertInto('recipients').values(chunk).returning('id').execute();
+    const returned = await insertRows(db, 'recipients', RECIPIENT_COLUMNS, chunk, 'id');
     const sorted = returned.map((row) => Number(row.id)).sort((a, b) => a - b);
     if (sorted.length !== chunk.length) throw new Error(`recipients insert returned ${sorted.length} ids for ${chunk.length} rows`);
     ids.push(...sorted);

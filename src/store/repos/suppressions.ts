@@ -7,6 +7,7 @@
 // whole address lower-cased. RFC 5321 §2.4 lets a server treat local parts as case-sensitive,
 // but no mailbox provider does, and a suppression that `Bob@x` slips past is worse than one
 // that also covers a distinct `bob@x`.
+import { selectCompiled } from '../compiled-queries.ts';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, Stream, SuppressionReason, SuppressionTable } from '../database.ts';
 import type { PageRequest } from './api-keys.ts';
@@ -91,10 +92,11 @@ export async function suppressedAmong(db: Kysely<Database>, tenantId: string, st
   }
   const keys = [...given.keys()];
   for (let i = 0; i < keys.length; i += CHUNK) {
-    const rows = await db.selectFrom('suppressions').select(['id', 'address', 'reason'])
-      .where('tenant_id', '=', tenantId).where('stream', '=', stream).where('address', 'in', keys.slice(i, i + CHUNK))
-      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-      .execute();
+    const slice = keys.slice(i, i + CHUNK);
+    // On every send: compiled once per number of addresses (compiled-queries.ts).
+    const rows = await selectCompiled(db, `suppressed-among|${slice.length}`, [tenantId, stream, ...slice, now], () => db.selectFrom('suppressions').select(['id', 'address', 'reason'])
+      .where('tenant_id', '=', tenantId).where('stream', '=', stream).where('address', 'in', slice)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)])));
     for (const row of rows) for (const a of given.get(row.address) ?? []) out.set(a, { id: row.id, reason: row.reason });
   }
   return out;
