@@ -13,7 +13,6 @@ import { createApiRateLimits } from './rate-limit.ts';
 import { installProblemHandlers, sendProblem, toProblem, writeClientErrorProblem } from './error-handler.ts';
 import { installHandlerTimeout } from './handler-timeout.ts';
 import { registerOpenApi } from './openapi.ts';
-import { suppressionRoutes } from './routes/suppressions.ts';
 import { registerAdminRoutes, registerTenantRoutes } from './route-groups.ts';
 import type { ApiDeps, ApiInstance } from './types.ts';
 import { zodValidatorCompiler } from './validation.ts';
@@ -30,6 +29,14 @@ import { statsRoutes } from './routes/stats.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { auditLogRoutes } from './routes/audit-log.ts';
+import { suppressionRoutes } from './routes/suppressions.ts';
+import { WebSessions, webUiPlugin } from '../web/index.ts';
+import { ApiProblem } from './problem.ts';
+import { sessionRoutes } from './routes/session.ts';
+import { userRoutes } from './routes/users.ts';
+import { queueRoutes } from './routes/queue.ts';
+import { inboxRoutes } from './routes/inbox.ts';
+import { messageContentRoutes } from './routes/message-content.ts';
 
 export interface CreateApiAppOptions {
   readonly config: Readonly<Config>;
@@ -77,7 +84,9 @@ export async function createApiApp(options: CreateApiAppOptions): Promise<ApiIns
   // JSON only: a text/plain body gets 415, not a confusing validation error.
   app.removeContentTypeParser('text/plain');
 
-  const auth = new Authenticator({ store, adminToken: options.adminToken, log, rateLimits: createApiRateLimits(config.http) });
+  // The dashboard (web.enabled): session cookies authenticate as well as bearer tokens.
+  const sessions = config.web.enabled ? new WebSessions({ config, store, log }) : null;
+  const auth = new Authenticator({ store, adminToken: options.adminToken, log, rateLimits: createApiRateLimits(config.http), sessions });
   const deps: ApiDeps = Object.freeze({ config, store, log, auth, handoff: options.handoff ?? null });
   app.decorate('postline', deps);
   app.decorateRequest('principal', null);
@@ -102,6 +111,17 @@ export async function createApiApp(options: CreateApiAppOptions): Promise<ApiIns
   registerTenantRoutes(app, statsRoutes);
   registerTenantRoutes(app, webhookRoutes);
   registerTenantRoutes(app, suppressionRoutes);
+  registerAdminRoutes(app, userRoutes);
+  registerTenantRoutes(app, queueRoutes);
+  registerTenantRoutes(app, inboxRoutes);
+  registerTenantRoutes(app, messageContentRoutes);
+  if (sessions) {
+    await app.register(sessionRoutes(sessions));
+    // Last: `/` and the client-side routes of the built dashboard (src/web/static-ui.ts).
+    await app.register(webUiPlugin, {
+      notFound: (request, reply) => sendProblem(request, reply, new ApiProblem('not-found', `no route ${request.method} ${request.url.split('?')[0]}`, { code: 'API_NO_ROUTE' })),
+    });
+  }
 
   await app.ready();
   return app;

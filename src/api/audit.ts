@@ -9,6 +9,8 @@ import { principalOf } from './auth.ts';
 /** Who is behind a request, for the audit log. */
 export function auditActorOf(request: FastifyRequest): AuditActor {
   const p = principalOf(request);
+  // A dashboard session acts as its user (admin or tenant user), recorded by user id.
+  if (p.userId !== undefined) return { kind: 'user', id: p.userId, ip: request.ip };
   return p.kind === 'admin' ? { kind: 'admin', id: null, ip: request.ip } : { kind: 'key', id: p.keyId, ip: request.ip };
 }
 

@@ -1,9 +1,13 @@
 // Who is calling: `Authorization: Bearer <token>` (RFC 6750 §2.1) is either the admin token
 // or a tenant API key `pl_<keyId>_<secret>`. Anything else, a revoked or unknown key, or no
 // header at all answers 401 with a `WWW-Authenticate: Bearer` challenge (RFC 6750 §3).
+// Without an Authorization header, a dashboard session cookie (web/) authenticates as its
+// user: an admin user as the admin, a tenant user as a principal of its tenant whose scopes
+// follow its role; its state-changing requests must carry the session's CSRF token.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { FastifyRequest, onRequestHookHandler } from 'fastify';
+import { CSRF_HEADER, SESSION_COOKIE, csrfTokenMatches, readCookie, type WebSessions } from '../web/index.ts';
 import type { ApiKeyScope, Store } from '../store/index.ts';
 import { findApiKeyWithTenant, touchApiKey } from '../store/index.ts';
 import { ApiProblem } from './problem.ts';
@@ -16,16 +20,33 @@ export const API_KEY_SCOPES = ['send', 'read', 'manage'] as const satisfies read
 export type TenantId = string & { readonly __brand: 'TenantId' };
 
 export type Principal =
-  | { readonly kind: 'admin' }
+  | {
+    readonly kind: 'admin';
+    /** A signed-in admin user (dashboard session); absent for the admin token. */
+    readonly userId?: string;
+  }
   | {
     readonly kind: 'key';
     readonly tenantId: TenantId;
     readonly tenantName: string;
     /** Sandbox tenants' mail is captured, not sent. */
     readonly sandbox: boolean;
+    /** The API key id; for a dashboard session, the user id (its rate-limit bucket). */
     readonly keyId: string;
     readonly scopes: readonly ApiKeyScope[];
+    /** A signed-in tenant user (dashboard session); absent for an API key. */
+    readonly userId?: string;
+    readonly role?: 'owner' | 'viewer';
   };
+
+/** Scopes of a tenant user's session: an owner does what a key with every scope does; a viewer only reads. */
+export const ROLE_SCOPES = {
+  owner: ['send', 'read', 'manage'],
+  viewer: ['read'],
+} as const satisfies Record<'owner' | 'viewer', readonly ApiKeyScope[]>;
+
+/** RFC 9110 §9.2.1: the safe methods, which need no CSRF token. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const REALM = 'postline';
 
@@ -54,6 +75,8 @@ export interface AuthenticatorOptions {
   readonly touchIntervalMs?: number;
   /** Per-key and per-IP token buckets (rate-limit.ts); none: no limits. */
   readonly rateLimits?: ApiRateLimits | null;
+  /** Dashboard sessions (web.enabled); null: only bearer tokens authenticate. */
+  readonly sessions?: WebSessions | null;
 }
 
 export class Authenticator {
@@ -64,13 +87,45 @@ export class Authenticator {
   /** keyId → when we last wrote (or started writing) its last_used_at. */
   readonly #touched = new Map<string, number>();
   readonly #limits: ApiRateLimits | null;
+  readonly #sessions: WebSessions | null;
 
   constructor(options: AuthenticatorOptions) {
     this.#store = options.store;
+    this.#sessions = options.sessions ?? null;
     this.#limits = options.rateLimits ?? null;
     this.#adminDigest = options.adminToken ? digest(options.adminToken) : null;
     this.#log = options.log;
     this.#touchIntervalMs = options.touchIntervalMs ?? 60_000;
+  }
+
+  /** Dashboard sessions, when enabled. */
+  get sessions(): WebSessions | null {
+    return this.#sessions;
+  }
+
+  /**
+   * The principal of a request: its Authorization header when it has one (a bearer token
+   * always wins), else its session cookie. A cookie-authenticated request with an unsafe
+   * method must carry `X-CSRF-Token` equal to the session's CSRF token (403 otherwise): a
+   * cross-site form can send the cookie, but cannot read the token or set the header.
+   */
+  async authenticateRequest(request: FastifyRequest): Promise<Principal> {
+    const cookie = this.#sessions && request.headers.authorization === undefined ? readCookie(request.headers.cookie, SESSION_COOKIE) : undefined;
+    if (cookie === undefined) return this.authenticate(request.headers.authorization, request.ip);
+    return this.#limited(request.ip, async () => {
+      const found = await this.#sessions!.find(cookie);
+      if (!found) throw unauthorized('the dashboard session has expired or was signed out; sign in again', 'invalid_token');
+      if (!SAFE_METHODS.has(request.method) && !csrfTokenMatches(cookie, headerValue(request.headers[CSRF_HEADER]))) {
+        throw new ApiProblem('forbidden', `a request authenticated by the session cookie must send the session's CSRF token in ${CSRF_HEADER} (GET /api/v1/session answers it)`, { code: 'API_CSRF_TOKEN_INVALID' });
+      }
+      const { user, tenant } = found;
+      if (user.is_admin === 1) return { kind: 'admin', userId: user.id };
+      if (!tenant || (user.role !== 'owner' && user.role !== 'viewer')) throw unauthorized('this user belongs to no tenant', 'invalid_token');
+      return {
+        kind: 'key', tenantId: tenant.id as TenantId, tenantName: tenant.name, sandbox: tenant.sandbox,
+        keyId: user.id, scopes: ROLE_SCOPES[user.role], userId: user.id, role: user.role,
+      };
+    });
   }
 
   /**
@@ -80,12 +135,17 @@ export class Authenticator {
    * authentication spends from that budget. A valid key spends from its own bucket.
    */
   async authenticate(authorization: string | undefined, ip: string | null = null): Promise<Principal> {
+    return this.#limited(ip, () => this.#verify(authorization));
+  }
+
+  /** Runs `verify` inside the rate limits: the IP's budget before and on a 401, the principal's bucket after. */
+  async #limited(ip: string | null, verify: () => Promise<Principal>): Promise<Principal> {
     const limits = this.#limits;
-    if (!limits) return this.#verify(authorization);
+    if (!limits) return verify();
     if (ip !== null) this.#enforce(limits.perIp.check(ip), 'ip', { ip });
     let principal: Principal;
     try {
-      principal = await this.#verify(authorization);
+      principal = await verify();
     } catch (err) {
       if (ip !== null && err instanceof ApiProblem && err.status === 401) this.#enforce(limits.perIp.take(ip), 'ip', { ip });
       throw err;
@@ -144,6 +204,10 @@ export class Authenticator {
   }
 }
 
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
 /** The authenticated caller; throws 401 outside an authenticated route group. */
 export function principalOf(request: FastifyRequest): Principal {
   const p = request.principal;
@@ -162,7 +226,8 @@ export function tenantIdOf(request: FastifyRequest): TenantId {
 export function assertScope(request: FastifyRequest, scope: ApiKeyScope): void {
   const p = principalOf(request);
   if (p.kind === 'admin' || p.scopes.includes(scope)) return;
-  throw new ApiProblem('forbidden', `this API key lacks the "${scope}" scope`, {
+  const who = p.role === undefined ? 'this API key lacks' : `a tenant ${p.role} (dashboard user) lacks`;
+  throw new ApiProblem('forbidden', `${who} the "${scope}" scope`, {
     code: 'API_INSUFFICIENT_SCOPE',
     headers: { 'www-authenticate': bearerChallenge('insufficient_scope', scope) },
   });

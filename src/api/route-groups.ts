@@ -3,8 +3,8 @@
 // so a route cannot slip outside its group's check. onRequest runs before the body is read:
 // an unauthenticated 35 MB upload is refused without parsing it.
 //
-//   registerTenantRoutes(app, keyRoutes);   // API key of a tenant; each route declares config.scope
-//   registerAdminRoutes(app, tenantRoutes); // the admin token
+//   registerTenantRoutes(app, keyRoutes);   // API key of a tenant (or a tenant user's session); each route declares config.scope
+//   registerAdminRoutes(app, tenantRoutes); // the admin token (or an admin user's session)
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { API_KEY_SCOPES, assertScope } from './auth.ts';
 import { ApiProblem } from './problem.ts';
@@ -26,7 +26,7 @@ export function registerTenantRoutes(app: ApiInstance, plugin: FastifyPluginAsyn
       route.config = { ...route.config, auth: 'tenant' };
     });
     group.addHook('onRequest', async (request) => {
-      const principal = await group.postline.auth.authenticate(request.headers.authorization, request.ip);
+      const principal = await group.postline.auth.authenticateRequest(request);
       request.principal = principal;
       if (principal.kind !== 'key') {
         throw new ApiProblem('forbidden', 'this route takes a tenant API key; the admin token manages a tenant under /api/v1/tenants/{id}/…');
@@ -44,9 +44,9 @@ export function registerAdminRoutes(app: ApiInstance, plugin: FastifyPluginAsync
       route.config = { ...route.config, auth: 'admin' };
     });
     group.addHook('onRequest', async (request) => {
-      const principal = await group.postline.auth.authenticate(request.headers.authorization, request.ip);
+      const principal = await group.postline.auth.authenticateRequest(request);
       request.principal = principal;
-      if (principal.kind !== 'admin') throw new ApiProblem('forbidden', 'this route requires the admin token');
+      if (principal.kind !== 'admin') throw new ApiProblem('forbidden', 'this route requires the admin token (or an admin user\'s session)');
     });
     await group.register(plugin);
   });

@@ -6,6 +6,7 @@ import { registerAdminCommands } from './admin-commands.ts';
 import { registerDomainCommands } from './domain-commands.ts';
 import { registerQueueCommands } from './queue-commands.ts';
 import { registerSuppressionCommands } from './suppression-commands.ts';
+import { registerUserCommands } from './user-commands.ts';
 import { startCommand } from './start-command.ts';
 
 export interface GlobalOptions {
@@ -40,6 +41,7 @@ registerAdminCommands(program);
 registerDomainCommands(program);
 registerQueueCommands(program);
 registerSuppressionCommands(program);
+registerUserCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -225,6 +225,21 @@ export const configSchema = z.strictObject({
     /** Prepend Authentication-Results (SPF, DKIM, DMARC; RFC 8601) to mail received on the MX listener. */
     authentication_results: z.boolean().default(true),
   }).prefault({}),
+  /** The dashboard (web/, served at / by the HTTP listener) and its users' sign-in (src/web/). */
+  web: z.strictObject({
+    /** Serve the dashboard at `/` and accept dashboard sessions; off, only bearer tokens work. */
+    enabled: z.boolean().default(true),
+    /** A session ends this long after sign-in (not sliding: activity does not extend it). */
+    session_ttl: duration.prefault('12h'),
+    /** Session cookie `Secure` flag; null: set when the request arrived over TLS. */
+    secure_cookie: z.boolean().nullable().default(null),
+    /** Failed sign-ins from one client IP within `signin_block_duration` before it gets 429. */
+    signin_max_failures_per_ip: z.number().int().positive().default(20),
+    /** Failed sign-ins for one account (any IP) within `signin_block_duration` before it gets 429. */
+    signin_max_failures_per_account: z.number().int().positive().default(5),
+    /** How long failures are counted, and how long a refused IP or account stays refused. */
+    signin_block_duration: duration.prefault('15m'),
+  }).prefault({}),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -14,13 +14,17 @@ export const AUDIT_ACTIONS = [
   // Released or withdrawn mail: cancelling a message (API DELETE /messages/{id}, `postline queue
   // delete`) and making deferred mail due now (`postline queue retry`).
   'message.cancelled', 'queue.retried',
+  // Dashboard users (src/web/): created, changed (password or role) or deleted by an admin or the CLI; each sign-in.
+  'user.created', 'user.updated', 'user.deleted', 'user.signed_in',
+  // The capture inbox emptied (API DELETE /api/v1/inbox).
+  'inbox.cleared',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-/** The principal behind an action: the admin token, a tenant API key (its id), or the CLI. */
+/** The principal behind an action: the admin token, a tenant API key (its id), the CLI, or a dashboard user (its id). */
 export interface AuditActor {
-  readonly kind: 'admin' | 'key' | 'cli';
+  readonly kind: 'admin' | 'key' | 'cli' | 'user';
   readonly id: string | null;
   /** The client address of an API request; null for the CLI. */
   readonly ip: string | null;

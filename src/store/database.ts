@@ -269,8 +269,8 @@ export interface EventCountTable {
 export interface AuditLogTable {
   id: Generated<number>;
   at: number;
-  actor_kind: 'admin' | 'key' | 'cli';
-  /** The API key id when actor_kind is `key`. */
+  actor_kind: 'admin' | 'key' | 'cli' | 'user';
+  /** The API key id when actor_kind is `key`; the user id (`usr_…`) when `user` (0009). */
   actor_id: string | null;
   tenant_id: string | null;
   action: string;
@@ -348,4 +348,38 @@ export interface DkimKeyTable {
 // Declaration merging adds the 0006 table to Database.
 export interface Database {
   dkim_keys: DkimKeyTable;
+}
+
+/** A tenant user's role: `owner` may do everything its tenant's keys may; `viewer` only reads. */
+export type UserRole = 'owner' | 'viewer';
+
+/** 0009: a dashboard user: an instance admin (tenant_id null) or a user of one tenant. */
+export interface UserTable {
+  /** Public id, `usr_…`. */
+  id: string;
+  /** Trimmed and lower-cased; unique. */
+  email: string;
+  /** scrypt$N$r$p$salt$hash (security/password-hash.ts). */
+  password_hash: string;
+  is_admin: number;
+  tenant_id: string | null;
+  role: UserRole | null;
+  created_at: number;
+  last_login_at: number | null;
+}
+
+/** 0009: a signed-in browser. The token is only in the cookie; `id` is its SHA-256. */
+export interface SessionTable {
+  /** base64url SHA-256 of the session token. */
+  id: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+  ip: string | null;
+}
+
+// Declaration merging adds the 0009 tables to Database.
+export interface Database {
+  users: UserTable;
+  sessions: SessionTable;
 }

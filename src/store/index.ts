@@ -48,3 +48,13 @@ export {
 export type { NewSuppression, SuppressionHit, AddSuppressionsResult, SuppressionFilter } from './repos/suppressions.ts';
 export { countSoftBounce, resetSoftBounces } from './repos/soft-bounces.ts';
 export type { SoftBounceTable } from './database.ts';
+export type { UserTable, UserRole, SessionTable } from './database.ts';
+export {
+  normaliseUserEmail, insertUser, getUser, findUserByEmail, listUsersPage, updateUser, deleteUser, touchUserLogin,
+  insertSession, findLiveSession, deleteSession, deleteUserSessions, purgeExpiredSessions,
+} from './repos/users.ts';
+export type { SessionWithUser, UserListFilter } from './repos/users.ts';
+export { OPEN_STATUSES, queueByDestination, listQueueRecipients, retrySelection, cancelSelection, tenantQueueCounts } from './repos/queue-view.ts';
+export type { OpenStatus, DestinationGroup, QueueSelection, QueueRecipientRow } from './repos/queue-view.ts';
+export { listCapturedPage, deleteCaptured } from './repos/captured.ts';
+export type { CapturedMessageRow } from './repos/captured.ts';

@@ -65,6 +65,29 @@ async function newSuppression(owner: ApiClient): Promise<Record<string, string>>
   return { id: res.body.data[0].id as string, stream: 'transactional', address };
 }
 
+/** A message to a destination of its own, scheduled an hour ahead (so it stays in the queue): `{ id: messageId, domain }`. */
+async function newQueuedMessage(owner: ApiClient): Promise<Record<string, string>> {
+  const domainId = await newDomain(owner);
+  const from = (await owner.request('GET', `/api/v1/domains/${domainId}`)).body.name;
+  const domain = `dest${process.pid}-${++seq}.example`;
+  const res = await owner.request('POST', '/api/v1/messages', {
+    from: `news@${from}`, to: `someone@${domain}`, subject: 'Hello', text: 'Hello', html: '<p>Hello</p>',
+    attachments: [{ filename: 'a.txt', content: Buffer.from('attached').toString('base64'), content_type: 'text/plain' }],
+    send_at: new Date(Date.now() + 3600_000).toISOString(),
+  });
+  if (res.status !== 202) throw new Error(`setup POST /api/v1/messages: ${res.status} ${res.text}`);
+  return { id: res.body.id as string, domain };
+}
+
+/** A message kept by capture mode: what the delivery thread's capture does to its recipients, done here. */
+async function newCapturedMessage(owner: ApiClient, context: IsolationContext): Promise<Record<string, string>> {
+  const { id } = await newQueuedMessage(owner);
+  await context.store.write((trx) => trx.updateTable('recipients')
+    .set({ status: 'delivered', last_mx: null, last_code: 250, last_response: '250 2.0.0 Captured (sandbox: not sent)' })
+    .where('message_id', '=', id).where('tenant_id', '=', context.tenantId).execute());
+  return { id };
+}
+
 
 export const ISOLATION_ROUTES: IsolationRoute[] = [
   { route: 'GET /api/v1/keys', kind: 'list', setup: async (o) => ({ id: await newKey(o) }), ownerStatus: 200 },
@@ -103,6 +126,18 @@ export const ISOLATION_ROUTES: IsolationRoute[] = [
   { route: 'DELETE /api/v1/suppressions/{stream}/{address}', setup: newSuppression, ownerStatus: 204 },
   // The CSV names no ids: B's address must not appear in A's export.
   { route: 'GET /api/v1/suppressions/export', kind: 'list', setup: async (o) => ({ id: (await newSuppression(o)).address }), ownerStatus: 200 },
+  // Dashboard routes (issue 6). Destinations name domains: B's destination must not show in A's.
+  { route: 'GET /api/v1/queue/destinations', kind: 'list', setup: async (o) => ({ id: (await newQueuedMessage(o)).domain }), ownerStatus: 200 },
+  // Counts name no object: B's non-zero count (read by B right after queueing) must not be A's (A never sends).
+  { route: 'GET /api/v1/queue/counts', kind: 'list', setup: async (o) => {
+    await newQueuedMessage(o);
+    return { id: `"queued":${(await o.request('GET', '/api/v1/queue/counts')).body.queued}` };
+  }, ownerStatus: 200 },
+  { route: 'GET /api/v1/queue', kind: 'list', setup: async (o) => ({ id: (await newQueuedMessage(o)).id }), ownerStatus: 200 },
+  { route: 'GET /api/v1/inbox', kind: 'list', setup: newCapturedMessage, ownerStatus: 200 },
+  { route: 'GET /api/v1/messages/{id}/content', setup: async (o) => ({ id: (await newQueuedMessage(o)).id }), ownerStatus: 200 },
+  { route: 'GET /api/v1/messages/{id}/attachments/{index}', setup: async (o) => ({ id: (await newQueuedMessage(o)).id, index: '0' }), ownerStatus: 200 },
+  // A JSON body: B's own request reaches the media-type check (415), A's stops at the list (404).
 ];
 
 /** Fills `{name}` placeholders of an OpenAPI path. */

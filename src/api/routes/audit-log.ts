@@ -10,8 +10,8 @@ const auditEntrySchema = z.object({
   id: z.string(),
   at: timestamp,
   actor: z.object({
-    kind: z.enum(['admin', 'key', 'cli']).describe('admin: the admin token; key: a tenant API key; cli: the postline command'),
-    key_id: z.string().nullable().describe('The API key, when kind is key'),
+    kind: z.enum(['admin', 'key', 'cli', 'user']).describe('admin: the admin token; key: a tenant API key; cli: the postline command; user: a dashboard user'),
+    key_id: z.string().nullable().describe('The API key when kind is key; the user id (usr_…) when kind is user'),
     ip: z.string().nullable().describe('Client address of the API request'),
   }),
   action: z.enum(AUDIT_ACTIONS),
