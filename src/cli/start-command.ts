@@ -12,6 +12,10 @@ const ROLES: Record<string, string> = {
 const SHUTDOWN_MARGIN_MS = 15_000;
 
 export async function startCommand(opts: GlobalOptions): Promise<void> {
+  // libuv's thread pool (4 threads by default, one per process) runs the WAL fsyncs that every
+  // 250/202 waits for, and also DKIM signing, scrypt and spool I/O of both threads: with 4,
+  // an fsync could queue behind signatures. Read when the pool first starts, which is later.
+  process.env.UV_THREADPOOL_SIZE ??= '16';
   const config = configFrom(opts);
   const log = createLogger(config);
   const server = await startServer(config, log);
