@@ -8,6 +8,7 @@ import type { Config } from '../config/index.ts';
 import { listAllDomainsPage, type Store } from '../store/index.ts';
 import { domainContextOf, type DomainContext } from './domain-service.ts';
 import { verifyDomain } from './verify-domain.ts';
+import { periodicJob } from '../jobs/periodic-job.ts';
 
 const PAGE = 100;
 /** Domains checked at once: each check is a handful of DNS queries. */
@@ -65,39 +66,23 @@ export function startDomainRecheck(options: DomainRecheckOptions): () => Promise
   const intervalMs = options.intervalMs ?? options.config.domains.recheck_interval;
   if (!(intervalMs > 0)) return async () => {};
   const log = options.log.child({ stage: 'domains' });
-  const abort = new AbortController();
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> | null = null;
   let context: Promise<DomainContext> | null = null;
-
-  const run = async (): Promise<void> => {
-    context ??= options.context ? Promise.resolve(options.context) : domainContextOf(options.config, options.store, log);
-    const ctx = await context;
-    const started = Date.now();
-    const result = await recheckAllDomains({ ...ctx, log: ctx.log ?? log }, abort.signal);
-    log.debug({ ...result, ms: Date.now() - started }, 'domain re-check done');
-  };
-
-  const schedule = (delayMs: number): void => {
-    if (abort.signal.aborted) return;
-    timer = setTimeout(() => {
-      running = run()
-        .catch((err: unknown) => {
-          context = null;
-          log.error({ err }, 'domain re-check run failed');
-        })
-        .finally(() => {
-          running = null;
-          schedule(intervalMs);
-        });
-    }, delayMs);
-    timer.unref();
-  };
-  schedule(options.firstRunDelayMs ?? Math.min(intervalMs, 60_000));
-
-  return async () => {
-    abort.abort();
-    if (timer) clearTimeout(timer);
-    if (running) await running;
-  };
+  const job = periodicJob({
+    name: 'domain re-check',
+    intervalMs,
+    firstRunDelayMs: options.firstRunDelayMs ?? Math.min(intervalMs, 60_000),
+    log,
+    onError: () => {
+      context = null;
+    },
+    run: async (signal) => {
+      context ??= options.context ? Promise.resolve(options.context) : domainContextOf(options.config, options.store, log);
+      const ctx = await context;
+      const started = Date.now();
+      const result = await recheckAllDomains({ ...ctx, log: ctx.log ?? log }, signal);
+      log.debug({ ...result, ms: Date.now() - started }, 'domain re-check done');
+    },
+  });
+  job.start();
+  return () => job.stop();
 }

@@ -4,6 +4,7 @@
 // ingress and the API never wait long for the write lock; 0 days keeps things forever.
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
+import { periodicJob } from '../jobs/periodic-job.ts';
 import { clearBodiesBefore, deleteDeliveriesBefore, deleteEventsBefore, deleteOrphanEventCounts, purgeExpiredSuppressions, type Store } from '../store/index.ts';
 
 const DAY_MS = 86_400_000;
@@ -41,8 +42,6 @@ export function createRetentionJob(options: RetentionOptions): RetentionJob {
   const log = options.log.child({ stage: 'retention' });
   const now = options.now ?? Date.now;
   const intervalMs = options.intervalMs ?? 3_600_000;
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<RetentionResult> | null = null;
   let stopped = false;
 
   async function chunks(work: () => Promise<number>): Promise<number> {
@@ -82,28 +81,13 @@ export function createRetentionJob(options: RetentionOptions): RetentionJob {
     return { events, deliveries, bodies, suppressions };
   }
 
-  function runOnce(): Promise<RetentionResult> {
-    running ??= run().finally(() => {
-      running = null;
-    });
-    return running;
-  }
-
-  function schedule(delayMs: number): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      runOnce().catch((err: unknown) => log.error({ err }, 'retention run failed')).finally(() => schedule(intervalMs));
-    }, delayMs);
-    timer.unref();
-  }
-
+  const job = periodicJob({ name: 'retention', intervalMs, firstRunDelayMs: options.firstRunDelayMs ?? 60_000, log, run });
   return {
-    start: () => schedule(options.firstRunDelayMs ?? 60_000),
-    runOnce,
+    start: () => job.start(),
+    runOnce: () => job.runOnce(),
     async stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
-      if (running) await running.catch(() => undefined);
+      await job.stop();
     },
   };
 }
