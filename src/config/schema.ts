@@ -52,6 +52,8 @@ export const configSchema = z.strictObject({
     max_header_bytes: z.number().int().positive().default(256 * 1024),
     /** Trusted networks that may submit without AUTH, each bound to a tenant: `127.0.0.0/8=acme`. */
     relay_networks: z.array(z.string()).default([]),
+    /** Load balancers (exact IP addresses) whose connections start with a PROXY protocol v1 header naming the client. */
+    proxy_protocol_from: z.array(z.string().refine((v) => isIP(v) !== 0, 'expected an IP address')).default([]),
     /** Domains (beyond the hostname) the MX listener accepts mail for. */
     mx_domains: z.array(z.string()).default([]),
     /** AUTH failures from one IP before replies are slowed. */

@@ -179,6 +179,10 @@ export function createIngress(options: IngressOptions): Ingress {
       disableReverseLookup: true,
       socketTimeout: config.smtp.idle_timeout,
       maxClients: config.smtp.max_clients,
+      // PROXY protocol v1 (HAProxy) from these load balancers only: their header names the
+      // real client, which every limit, relay network and Received line then uses. From any
+      // other peer a PROXY line is just an unknown command.
+      ...(config.smtp.proxy_protocol_from.length > 0 ? { useProxy: [...config.smtp.proxy_protocol_from] } : {}),
       logger: false,
       onConnect(session, cb) {
         if (throttle.isBlocked(session.remoteAddress)) {

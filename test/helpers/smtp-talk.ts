@@ -24,6 +24,8 @@ export interface TalkOptions {
   readonly localAddress?: string;
   /** Per-reply wait, in ms (default 10 s). */
   readonly timeoutMs?: number;
+  /** Bytes written right after connecting, before the greeting (a PROXY protocol v1 header). */
+  readonly proxyHeader?: string;
 }
 
 export interface SmtpTalk {
@@ -68,6 +70,7 @@ export async function connectSmtp(options: TalkOptions): Promise<SmtpTalk> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const tcp = netConnect({ host: options.host, port: options.port, localAddress: options.localAddress });
   await once(tcp, 'connect');
+  if (options.proxyHeader) tcp.write(options.proxyHeader);
   let socket: Socket | TLSSocket = tcp;
   if (options.tls) {
     socket = tlsConnect({ socket: tcp, rejectUnauthorized: false });
