@@ -55,6 +55,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) 
   POSTLINE_DNS_SERVERS: { path: ['dns', 'servers'], parse: list },
   POSTLINE_DELIVERY_MODE: { path: ['delivery', 'mode'], parse: String },
   POSTLINE_SMTP_PROXY_PROTOCOL_FROM: { path: ['smtp', 'proxy_protocol_from'], parse: list },
+  POSTLINE_DELIVERY_THREAD_NICE: { path: ['delivery', 'thread_nice'], parse: int('POSTLINE_DELIVERY_THREAD_NICE') },
   POSTLINE_DELIVERY_PORT: { path: ['delivery', 'port'], parse: int('POSTLINE_DELIVERY_PORT') },
   POSTLINE_RELAYHOST: { path: ['delivery', 'relayhost'], parse: (v) => v || null },
   POSTLINE_DELIVERY_ALLOW_PRIVATE: { path: ['delivery', 'allow_private'], parse: bool('POSTLINE_DELIVERY_ALLOW_PRIVATE') },

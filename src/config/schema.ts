@@ -132,6 +132,11 @@ export const configSchema = z.strictObject({
     max_connections: z.number().int().positive().default(200),
     /** Messages sent over one connection before it is closed. */
     max_messages_per_connection: z.number().int().positive().default(100),
+    /**
+     * Nice increment of the delivery thread (Linux, 0-19): when the CPU is short, accepting
+     * mail (SMTP 250, API 202) goes first and delivery drains the queue with what is left.
+     */
+    thread_nice: z.number().int().min(0).max(19).default(5),
     /** Idle time before a reusable connection is closed. */
     idle_connection_timeout: duration.prefault('5s'),
     // RFC 5321 §4.5.3.2 client timeouts.

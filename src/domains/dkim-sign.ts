@@ -119,7 +119,15 @@ function privateKey(pem: string): KeyObject {
   return key;
 }
 
-function signAsync(algorithm: DkimAlgorithm, data: Buffer, key: KeyObject): Promise<Buffer> {
+function signAsync(algorithm: DkimAlgorithm, data: Buffer, key: KeyObject, onThisThread = false): Promise<Buffer> {
+  if (onThisThread) {
+    try {
+      const digestFirst = algorithm === 'ed25519-sha256';
+      return Promise.resolve(sign(digestFirst ? null : 'sha256', digestFirst ? createHash('sha256').update(data).digest() : data, key));
+    } catch (err) {
+      return Promise.reject(new DkimSignError('DKIM_SIGN_FAILED', `${algorithm} signing failed: ${(err as Error).message}`, { cause: err }));
+    }
+  }
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, signature: Buffer): void => {
       if (err) reject(new DkimSignError('DKIM_SIGN_FAILED', `${algorithm} signing failed: ${err.message}`, { cause: err }));
@@ -136,8 +144,11 @@ function signAsync(algorithm: DkimAlgorithm, data: Buffer, key: KeyObject): Prom
  * each CRLF-terminated: prepend them to the message. '' for no keys. Throws DkimSignError
  * DKIM_NO_FROM for a message without From (RFC 6376 §5.4: From must be signed).
  * With `opts.bodyHash` (the relaxed body hash, base64), `raw` need only be the header section.
+ * `opts.onThisThread` signs on the calling thread rather than libuv's pool: the delivery
+ * thread runs at a lower priority, and its signatures should too (and not hold up the
+ * WAL fsyncs that share the pool).
  */
-export async function dkimSignatureHeaders(raw: Buffer, keys: readonly DkimSigningKey[], opts: { now?: Date; bodyHash?: string } = {}): Promise<string> {
+export async function dkimSignatureHeaders(raw: Buffer, keys: readonly DkimSigningKey[], opts: { now?: Date; bodyHash?: string; onThisThread?: boolean } = {}): Promise<string> {
   if (keys.length === 0) return '';
   const { fields, body } = splitMessage(raw);
   if (!fields.some((f) => f.name === 'from')) throw new DkimSignError('DKIM_NO_FROM', 'cannot DKIM-sign a message without a From field (RFC 6376 §5.4)');
@@ -155,7 +166,7 @@ export async function dkimSignatureHeaders(raw: Buffer, keys: readonly DkimSigni
     ]) + ';\r\n\tb=';
     // RFC 6376 §3.7: the signature field itself is hashed last, with an empty b= and no CRLF.
     const data = Buffer.from(signedFields + relaxedHeader(unsigned), 'latin1');
-    const signature = await signAsync(key.algorithm, data, privateKey(key.privateKeyPem));
+    const signature = await signAsync(key.algorithm, data, privateKey(key.privateKeyPem), opts.onThisThread);
     out.push(`${unsigned}${foldSignature(signature.toString('base64'))}\r\n`);
   }
   return out.join('');

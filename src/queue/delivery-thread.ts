@@ -3,6 +3,8 @@
 // SMTP client, settling) runs here while the main thread serves SMTP and HTTP. Each
 // thread has its own database connection; SQLite serialises their short write transactions.
 import { parentPort, workerData } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import type { Config } from '../config/index.ts';
 import { openStore, WriteLock, type ClaimedRecipient } from '../store/index.ts';
 import { ConnectionPool } from '../delivery/connection-pool.ts';
@@ -38,7 +40,26 @@ const post = (m: FromDeliveryThread) => port.postMessage(m);
 const log = createLogger(config.log.level, { thread: 'delivery' });
 const adopted = new Set<number>();
 
+/**
+ * Lowers this thread's scheduling priority (Linux: a thread id is a pid to setpriority, and
+ * /proc/thread-self names the calling thread). Elsewhere, or without permission, nothing.
+ */
+function niceThisThread(increment: number): number | null {
+  if (increment <= 0) return null;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (!Number.isInteger(tid) || tid <= 0) return null;
+    const to = Math.min(19, getPriority(tid) + increment);
+    setPriority(tid, to);
+    return to;
+  } catch {
+    return null;
+  }
+}
+
 try {
+  const nice = niceThisThread(config.delivery.thread_nice);
+  if (nice !== null) log.debug({ nice }, 'delivery thread priority lowered');
   await installFastDotStuffing();
   const store = await openStore({
     dataDir: config.data_dir, databaseUrl: config.database.url, writeLock: writeLockBuffer ? new WriteLock(writeLockBuffer) : undefined,

@@ -104,7 +104,7 @@ export async function planOutbound(options: OutboundOptions, msg: OutboundMessag
   if (msg.bodyPath) {
     const { head, bodyHash } = await headAndRelaxedBodyHash(options.openSpool(msg.bodyPath));
     const fields = addedFields(msg, domain, head.toString('latin1'), options.cfblAddress);
-    const signatures = keys.length > 0 ? await dkimSignatureHeaders(Buffer.concat([fields, head, CRLF]), keys, { bodyHash }) : '';
+    const signatures = keys.length > 0 ? await dkimSignatureHeaders(Buffer.concat([fields, head, CRLF]), keys, { bodyHash, onThisThread: true }) : '';
     const front = Buffer.concat([Buffer.from(signatures, 'latin1'), fields]);
     return { body: () => prepend(front, msg.body()), size: msg.size + front.length, mailFrom, perRecipient, dkim: keys.map((k) => `${k.domain}/${k.selector}`) };
   }
@@ -114,7 +114,7 @@ export async function planOutbound(options: OutboundOptions, msg: OutboundMessag
   const head = raw.subarray(0, end < 0 ? raw.length : end + 2).toString('latin1');
   const added = addedFields(msg, domain, head, options.cfblAddress);
   const withFields = added.length ? Buffer.concat([added, raw]) : raw;
-  const signatures = keys.length > 0 ? await dkimSignatureHeaders(withFields, keys) : '';
+  const signatures = keys.length > 0 ? await dkimSignatureHeaders(withFields, keys, { onThisThread: true }) : '';
   const out = signatures ? Buffer.concat([Buffer.from(signatures, 'latin1'), withFields]) : withFields;
   return {
     body: () => out, size: out.length, mailFrom, perRecipient,
