@@ -7,8 +7,22 @@ const R = 8;
 const P = 1;
 const KEY_BYTES = 32;
 
-function scryptAsync(secret: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => scrypt(secret, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))));
+// Each scrypt holds 128·N·r bytes (16 MiB here) on a pool thread, and glibc keeps that memory
+// with the thread afterwards: an AUTH flood on 16 pool threads would pin 256 MiB. At most
+// MAX_PARALLEL run at once; the rest wait their turn (they are slow on purpose anyway).
+const MAX_PARALLEL = 4;
+let active = 0;
+const waiting: Array<() => void> = [];
+
+async function scryptAsync(secret: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
+  if (active >= MAX_PARALLEL) await new Promise<void>((resolve) => waiting.push(resolve));
+  active++;
+  try {
+    return await new Promise((resolve, reject) => scrypt(secret, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))));
+  } finally {
+    active--;
+    waiting.shift()?.();
+  }
 }
 
 export async function hashPassword(secret: string): Promise<string> {
