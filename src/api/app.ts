@@ -37,6 +37,8 @@ import { userRoutes } from './routes/users.ts';
 import { queueRoutes } from './routes/queue.ts';
 import { inboxRoutes } from './routes/inbox.ts';
 import { messageContentRoutes } from './routes/message-content.ts';
+import { ipPoolRoutes } from './routes/ip-pools.ts';
+import { quotaRoutes } from './routes/quota.ts';
 
 export interface CreateApiAppOptions {
   readonly config: Readonly<Config>;
@@ -115,6 +117,8 @@ export async function createApiApp(options: CreateApiAppOptions): Promise<ApiIns
   registerTenantRoutes(app, queueRoutes);
   registerTenantRoutes(app, inboxRoutes);
   registerTenantRoutes(app, messageContentRoutes);
+  registerAdminRoutes(app, ipPoolRoutes);
+  registerTenantRoutes(app, quotaRoutes);
   if (sessions) {
     await app.register(sessionRoutes(sessions));
     // Last: `/` and the client-side routes of the built dashboard (src/web/static-ui.ts).

@@ -7,6 +7,7 @@ import { registerDomainCommands } from './domain-commands.ts';
 import { registerQueueCommands } from './queue-commands.ts';
 import { registerSuppressionCommands } from './suppression-commands.ts';
 import { registerUserCommands } from './user-commands.ts';
+import { registerDoctorCommand } from './doctor-command.ts';
 import { startCommand } from './start-command.ts';
 
 export interface GlobalOptions {
@@ -42,6 +43,7 @@ registerDomainCommands(program);
 registerQueueCommands(program);
 registerSuppressionCommands(program);
 registerUserCommands(program);
+registerDoctorCommand(program);
 
 try {
   await program.parseAsync(process.argv);

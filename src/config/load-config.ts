@@ -54,8 +54,8 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) 
   POSTLINE_TLS_KEY: { path: ['tls', 'key'], parse: String },
   POSTLINE_DNS_SERVERS: { path: ['dns', 'servers'], parse: list },
   POSTLINE_DELIVERY_MODE: { path: ['delivery', 'mode'], parse: String },
-  POSTLINE_SMTP_PROXY_PROTOCOL_FROM: { path: ['smtp', 'proxy_protocol_from'], parse: list },
   POSTLINE_DELIVERY_THREAD_NICE: { path: ['delivery', 'thread_nice'], parse: int('POSTLINE_DELIVERY_THREAD_NICE') },
+  POSTLINE_SMTP_PROXY_PROTOCOL_FROM: { path: ['smtp', 'proxy_protocol_from'], parse: list },
   POSTLINE_DELIVERY_PORT: { path: ['delivery', 'port'], parse: int('POSTLINE_DELIVERY_PORT') },
   POSTLINE_RELAYHOST: { path: ['delivery', 'relayhost'], parse: (v) => v || null },
   POSTLINE_DELIVERY_ALLOW_PRIVATE: { path: ['delivery', 'allow_private'], parse: bool('POSTLINE_DELIVERY_ALLOW_PRIVATE') },
@@ -79,6 +79,12 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) 
   POSTLINE_DOMAINS_REQUIRE_VERIFIED: { path: ['domains', 'require_verified'], parse: bool('POSTLINE_DOMAINS_REQUIRE_VERIFIED') },
   POSTLINE_DKIM_ED25519: { path: ['domains', 'dkim_ed25519'], parse: bool('POSTLINE_DKIM_ED25519') },
   POSTLINE_DOMAINS_RECHECK_INTERVAL: { path: ['domains', 'recheck_interval'], parse: String },
+  POSTLINE_IP_POOLS_DEFAULT: { path: ['ip_pools', 'default_pool'], parse: (v) => v || null },
+  POSTLINE_IP_POOLS_RELOAD_INTERVAL: { path: ['ip_pools', 'reload_interval'], parse: String },
+  POSTLINE_THROTTLING_MAX_WAIT: { path: ['throttling', 'max_wait'], parse: String },
+  POSTLINE_MTA_STS: { path: ['tls_policy', 'mta_sts'], parse: bool('POSTLINE_MTA_STS') },
+  POSTLINE_MTA_STS_PORT: { path: ['tls_policy', 'mta_sts_port'], parse: int('POSTLINE_MTA_STS_PORT') },
+  POSTLINE_TLS_POLICY_CA_FILE: { path: ['tls_policy', 'ca_file'], parse: (v) => v || null },
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

@@ -27,6 +27,38 @@ function isSpfIp(value: string): boolean {
   return match[3] === undefined || Number(match[3]) <= (family === 4 ? 32 : 128);
 }
 
+/** One outbound IP of a pool: the address delivery binds to and the name it greets with (its PTR). */
+const ipPoolMemberSchema = z.strictObject({
+  address: z.string().refine((v) => isIP(v) !== 0, 'expected an IPv4 or IPv6 address'),
+  /** RFC 5321 §4.1.1.1: EHLO name; should match the address's PTR record (`postline doctor`). */
+  hostname: z.string().regex(dnsName, 'expected a DNS name'),
+  weight: z.number().int().min(0).max(1000).default(1),
+  /** Follow the warm-up schedule (ip_pools.warmup) from `warmup_start`, or from when the IP was first seen. */
+  warmup: z.boolean().default(false),
+  /** `YYYY-MM-DD`: day 0 of the warm-up; null: the day the IP was first seen. */
+  warmup_start: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD').nullable().default(null),
+});
+
+const ipPoolSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, "1-63 letters, digits, '.', '_' or '-'"),
+  ips: z.array(ipPoolMemberSchema).min(1),
+});
+
+/** Per source IP toward one destination; null keeps the value it would otherwise have. */
+const throttleLimitsSchema = z.strictObject({
+  max_connections: z.number().int().positive().nullable().default(null),
+  max_messages_per_connection: z.number().int().positive().nullable().default(null),
+  /** 0: no limit. */
+  messages_per_minute: z.number().nonnegative().nullable().default(null),
+  messages_per_hour: z.number().nonnegative().nullable().default(null),
+});
+
+/** A mailbox provider: every recipient domain whose MX host ends with one of the suffixes shares its budget. */
+const throttleProviderSchema = throttleLimitsSchema.extend({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i),
+  mx_suffixes: z.array(z.string().regex(dnsName, 'expected a DNS name')).min(1),
+});
+
 export const configSchema = z.strictObject({
   /** Where the SQLite database, spool, TLS material and admin token live. */
   data_dir: z.string().default('./data'),
@@ -246,6 +278,56 @@ export const configSchema = z.strictObject({
     signin_max_failures_per_account: z.number().int().positive().default(5),
     /** How long failures are counted, and how long a refused IP or account stays refused. */
     signin_block_duration: duration.prefault('15m'),
+  }).prefault({}),
+  /** Outbound source addresses grouped into pools, and their warm-up (src/pools/, docs/configuration.md). */
+  ip_pools: z.strictObject({
+    /** Pools declared here (read-only through the API); more can be added with POST /api/v1/ip-pools. */
+    pools: z.array(ipPoolSchema).default([]),
+    /** Pool for mail whose tenant names none for its stream; null: no pool (the host's default address, EHLO = hostname). */
+    default_pool: z.string().nullable().default(null),
+    /** How often the delivery thread reads pools, tenant assignments and quotas again. */
+    reload_interval: duration.prefault('5s'),
+    warmup: z.strictObject({
+      /** Messages (recipients) an IP may send on the UTC day it was added (day 0). */
+      daily_start: z.number().int().positive().default(50),
+      /** Factor the daily cap grows by each day: cap(day) = daily_start × daily_growth^day. */
+      daily_growth: z.number().min(1).default(1.4),
+      /** Once the cap reaches this many per day the IP is warm: no cap any more. */
+      daily_full: z.number().int().positive().default(100_000),
+      /** At most this share of the day's cap in one UTC hour (1: no hourly cap). */
+      hourly_share: z.number().positive().max(1).default(1),
+    }).prefault({}),
+  }).prefault({}),
+  /** Pacing per destination (recipient domain, or MX provider) and source IP; adaptive back-off (src/pools/). */
+  throttling: z.strictObject({
+    /** A delivery over a limit waits this long at most for its turn; beyond it, it is deferred to that time. */
+    max_wait: duration.prefault('5s'),
+    /** Limits per source IP for destinations no provider or domain entry matches; null: the `delivery.*` value. */
+    default: throttleLimitsSchema.prefault({}),
+    /** Replaces the built-in provider list (Google, Microsoft, Yahoo; docs/configuration.md) when set. */
+    providers: z.array(throttleProviderSchema).nullable().default(null),
+    /** Per recipient domain limits, e.g. `{ "example.com": { max_connections: 2 } }`; beat providers. */
+    domains: z.record(z.string(), throttleLimitsSchema).default({}),
+    /** After a rate-limit or reputation reply (421, 4.7.x, "try again later"): how long that IP goes slow to that destination. */
+    backoff_duration: duration.prefault('15m'),
+    /** Meanwhile: connections from that IP to that destination, and messages per minute. */
+    backoff_max_connections: z.number().int().positive().default(1),
+    backoff_messages_per_minute: z.number().positive().default(2),
+    /** After a 5.7.x block of an IP: how long that IP is not used for that destination. */
+    block_duration: duration.prefault('1h'),
+  }).prefault({}),
+  /** Outbound TLS policy: MTA-STS (RFC 8461) and the plaintext fallback (src/delivery/mta-sts.ts). */
+  tls_policy: z.strictObject({
+    /** Look up and apply MTA-STS policies of recipient domains (not for a relayhost). */
+    mta_sts: z.boolean().default(true),
+    /** HTTPS port of the policy host `mta-sts.<domain>` (RFC 8461 §3.3 says 443; tests use another). */
+    mta_sts_port: z.number().int().min(1).max(65535).default(443),
+    /** Whole policy fetch (connect, TLS, response). */
+    mta_sts_timeout: duration.prefault('10s'),
+    /** Extra CA certificates (PEM file) trusted for policy hosts and MX certificates, beside the system roots. */
+    ca_file: z.string().nullable().default(null),
+    /** A failed STARTTLS handshake is retried once in plaintext on the same host unless a policy requires TLS. */
+    plaintext_fallback: z.boolean().default(true),
   }).prefault({}),
 });
 

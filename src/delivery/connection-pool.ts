@@ -2,72 +2,26 @@
 // global limits with a FIFO wait queue, MX fallback (RFC 5321 §5.1), idle expiry on one
 // coarse ticker. Each connection belongs to the destination that opened it, so the
 // per-destination count is exact; two domains sharing an MX do not share connections.
+// With IP pools a destination's limit is per source address: connections from different
+// local addresses are separate (keys and counts include the address), and each host of a
+// target may name the address to bind, the EHLO name to use from it, and the TLS it needs.
 import { performance } from 'node:perf_hooks';
 import { DeliveryError, DeliveryErrorCodes, toDeliveryError } from './delivery-error.ts';
 import { SmtpClient, settleAll } from './smtp-client.ts';
 import type { OutboundMessage, RecipientOutcome, TransactionResult } from './smtp-client.ts';
 
+import type { AttemptReport, DeliveryHost, DeliveryResult, DeliveryTarget, PoolOptions, TlsRequirement } from './delivery-target.ts';
+
 export type { OutboundMessage, OutboundRecipient, RecipientOutcome } from './smtp-client.ts';
-
-export interface PoolLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
-
-export interface PoolOptions {
-  /** RFC 5321 §4.1.1.1: our name in EHLO. */
-  ehloName: string;
-  /** Remote port when a host names none (25). */
-  port: number;
-  connectTimeoutMs: number;
-  greetingTimeoutMs: number;
-  /** Each command's reply (EHLO, MAIL, RCPT, RSET), measured as socket inactivity. */
-  commandTimeoutMs: number;
-  /** DATA: inactivity while the body is sent, then the wait for the final reply. */
-  dataTimeoutMs: number;
-  /** Per destination key (the recipient domain, or the relayhost). */
-  maxConnectionsPerDestination: number;
-  maxConnections: number;
-  maxMessagesPerConnection: number;
-  /** Idle reusable connection closed after this; checked about once a second. */
-  idleTimeoutMs: number;
-  localAddress?: string;
-  /** Deliveries that may wait for a connection at once; more are deferred (default 10,000). */
-  maxWaiting?: number;
-  /** How long close() waits for busy connections before aborting them (default 10 s). */
-  closeTimeoutMs?: number;
-  logger?: PoolLogger;
-}
-
-export interface DeliveryTarget {
-  /** Key for the per-destination limit (recipient domain). */
-  destination: string;
-  /** In the order to try (already MX-sorted). `host` is the MX name, for logs and SNI. */
-  hosts: ReadonlyArray<{ host: string; address: string; port?: number }>;
-}
-
-export interface AttemptReport {
-  mxHost: string | null;
-  address: string | null;
-  port: number;
-  tlsVersion: string | null;
-  tlsCipher: string | null;
-  durationMs: number;
-  reusedConnection: boolean;
-  remoteSupportsDsn: boolean;
-  /** Hosts that failed before the one that decided (or all of them). */
-  errors: Array<{ host: string; address: string; message: string }>;
-}
-
-export interface DeliveryResult {
-  outcomes: RecipientOutcome[];
-  attempt: AttemptReport;
-}
+export type { AttemptReport, DeliveryHost, DeliveryResult, DeliveryTarget, PoolLogger, PoolOptions, TlsRequirement } from './delivery-target.ts';
 
 interface Entry {
   readonly key: string;
+  /** The per-destination slot: destination, plus the source address when one is bound. */
   readonly destination: string;
+  readonly maxMessages: number;
+  /** Opened in plaintext after a failed handshake (reported on reuse too). */
+  fallback: boolean;
   client: SmtpClient | null;
   /** 'closing' still counts against the limits: the remote sees it until the socket closes. */
   state: 'opening' | 'busy' | 'idle' | 'closing' | 'closed';
@@ -82,7 +36,13 @@ interface Lease {
 interface Waiter {
   readonly destination: string;
   readonly key: string;
+  readonly limit: Limit;
   readonly grant: (lease: Lease | DeliveryError) => void;
+}
+
+interface Limit {
+  readonly connections: number;
+  readonly messages: number;
 }
 
 type HostResult = { kind: 'done'; transaction: TransactionResult } | { kind: 'failed'; error: DeliveryError };
@@ -115,7 +75,7 @@ export class ConnectionPool {
     const started = performance.now();
     const attempt: AttemptReport = {
       mxHost: null, address: null, port: this.#options.port, tlsVersion: null, tlsCipher: null,
-      durationMs: 0, reusedConnection: false, remoteSupportsDsn: false, errors: [],
+      durationMs: 0, reusedConnection: false, remoteSupportsDsn: false, localAddress: null, tlsOutcome: null, tlsAuthorized: null, tlsAuthError: null, errors: [],
     };
     const done = (outcomes: RecipientOutcome[]): DeliveryResult => {
       attempt.durationMs = Math.round(performance.now() - started);
@@ -126,8 +86,12 @@ export class ConnectionPool {
     let last = new DeliveryError(DeliveryErrorCodes.ConnectFailed, `no host to deliver to for ${target.destination}`);
     try {
       if (this.#closing) throw new DeliveryError(DeliveryErrorCodes.PoolUnavailable, 'connection pool is closed');
+      const limit: Limit = {
+        connections: target.maxConnections ?? this.#options.maxConnectionsPerDestination,
+        messages: target.maxMessagesPerConnection ?? this.#options.maxMessagesPerConnection,
+      };
       for (const host of target.hosts) {
-        const result = await this.#tryHost(target.destination, host, message, combined, attempt);
+        const result = await this.#tryHost(target.destination, host, message, combined, attempt, limit);
         if (result.kind === 'done') return done(result.transaction.outcomes);
         last = result.error;
         attempt.errors.push({ host: host.host, address: host.address, message: last.message });
@@ -170,22 +134,29 @@ export class ConnectionPool {
     }
   }
 
-  async #tryHost(destination: string, host: DeliveryTarget['hosts'][number], message: OutboundMessage, signal: AbortSignal, attempt: AttemptReport): Promise<HostResult> {
+  async #tryHost(destination: string, host: DeliveryHost, message: OutboundMessage, signal: AbortSignal, attempt: AttemptReport, limit: Limit): Promise<HostResult> {
     const port = host.port ?? this.#options.port;
-    const key = `${destination}|${host.host}|${host.address}|${port}|${this.#options.localAddress ?? ''}`;
-    Object.assign(attempt, { mxHost: host.host, address: host.address, port, tlsVersion: null, tlsCipher: null, reusedConnection: false, remoteSupportsDsn: false });
+    const localAddress = host.localAddress ?? this.#options.localAddress;
+    const tlsMode = host.tls ?? 'opportunistic';
+    // Per source address: connections from different IPs count and are reused separately.
+    const slot = localAddress ? `${destination}|${localAddress}` : destination;
+    const key = `${destination}|${host.host}|${host.address}|${port}|${localAddress ?? ''}|${host.ehloName ?? ''}|${tlsMode}`;
+    Object.assign(attempt, {
+      mxHost: host.host, address: host.address, port, tlsVersion: null, tlsCipher: null, reusedConnection: false, remoteSupportsDsn: false,
+      localAddress: localAddress ?? null, tlsOutcome: null, tlsAuthorized: null, tlsAuthError: null,
+    });
     // A reused connection may have been closed by the remote meanwhile: then one fresh try.
     for (let tries = 0; tries < 2; tries++) {
       let lease: Lease;
       try {
-        lease = await this.#acquire(destination, key, signal);
+        lease = await this.#acquire(slot, key, signal, limit);
       } catch (err) {
         return { kind: 'failed', error: toDeliveryError(err) };
       }
       const { entry, reused } = lease;
       let client: SmtpClient;
       try {
-        client = reused ? entry.client! : await this.#open(entry, host.host, host.address, port, signal);
+        client = reused ? entry.client! : await this.#openWithFallback(entry, host, localAddress, port, tlsMode, signal);
         // RFC 5321 §4.1.1.5: clear the previous transaction on a reused connection.
         if (reused && client.transactions > 0) await client.reset(signal);
       } catch (err) {
@@ -197,9 +168,15 @@ export class ConnectionPool {
         }
         return { kind: 'failed', error };
       }
-      Object.assign(attempt, { reusedConnection: reused, tlsVersion: client.tlsVersion, tlsCipher: client.tlsCipher, remoteSupportsDsn: client.supportsDsn });
+      // Checked only where an MTA-STS policy applies (host.tls set): it costs a certificate parse per transaction.
+      const verification = client.secure && host.tls ? client.verifyCertificate() : null;
+      Object.assign(attempt, {
+        reusedConnection: reused, tlsVersion: client.tlsVersion, tlsCipher: client.tlsCipher, remoteSupportsDsn: client.supportsDsn,
+        tlsAuthorized: verification?.authorized ?? null, tlsAuthError: verification?.error ?? null,
+        tlsOutcome: client.secure ? (verification?.authorized && tlsMode === 'verify' ? 'starttls-verified' : 'starttls') : entry.fallback ? 'plaintext-after-tls-failure' : 'plaintext',
+      });
       const transaction = await client.send(message, signal);
-      this.#release(entry, !client.closed && client.transactions < this.#options.maxMessagesPerConnection);
+      this.#release(entry, !client.closed && client.transactions < entry.maxMessages);
       // Nothing was decided by the remote (421 on MAIL, dropped before any RCPT reply).
       if (transaction.undecided && transaction.error && transaction.error.code !== DeliveryErrorCodes.Aborted) {
         if (reused && tries === 0) {
@@ -213,24 +190,44 @@ export class ConnectionPool {
     return { kind: 'failed', error: new DeliveryError(DeliveryErrorCodes.ConnectionLost, `connection to ${host.host} [${host.address}] failed twice`) };
   }
 
-  async #open(entry: Entry, host: string, address: string, port: number, signal: AbortSignal): Promise<SmtpClient> {
+  // RFC 3207 §4.1 leaves a failed handshake to the client: where nothing requires TLS
+  // (no MTA-STS enforce) one plaintext session on the same host is better than none; the
+  // attempt records it (tls_outcome plaintext-after-tls-failure).
+  async #openWithFallback(entry: Entry, host: DeliveryHost, localAddress: string | undefined, port: number, tlsMode: TlsRequirement, signal: AbortSignal): Promise<SmtpClient> {
+    try {
+      return await this.#open(entry, host, localAddress, port, tlsMode, signal);
+    } catch (err) {
+      const error = toDeliveryError(err);
+      if (error.code !== DeliveryErrorCodes.TlsFailed || tlsMode === 'verify' || !this.#options.plaintextFallback) throw error;
+      entry.fallback = true;
+      try {
+        return await this.#open(entry, host, localAddress, port, 'plaintext', signal);
+      } catch (second) {
+        const again = toDeliveryError(second);
+        throw new DeliveryError(error.code, `${error.message}; plaintext retry: ${again.message}`, { ...error, cause: error.cause });
+      }
+    }
+  }
+
+  async #open(entry: Entry, host: DeliveryHost, localAddress: string | undefined, port: number, tls: TlsRequirement | 'plaintext', signal: AbortSignal): Promise<SmtpClient> {
     const o = this.#options;
     const client = await SmtpClient.connect({
-      host, address, port, ehloName: o.ehloName, localAddress: o.localAddress,
+      host: host.host, address: host.address, port, ehloName: host.ehloName ?? o.ehloName, localAddress,
       connectTimeoutMs: o.connectTimeoutMs, greetingTimeoutMs: o.greetingTimeoutMs,
       commandTimeoutMs: o.commandTimeoutMs, dataTimeoutMs: o.dataTimeoutMs,
+      tls, tlsCa: o.tlsCa,
     }, signal);
     entry.client = client;
     entry.state = 'busy';
     client.onClose(() => this.#forget(entry));
-    o.logger?.debug({ host, address, port, tls: client.tlsVersion }, 'smtp connection opened');
+    o.logger?.debug({ host: host.host, address: host.address, port, localAddress, tls: client.tlsVersion }, 'smtp connection opened');
     return client;
   }
 
   // An idle connection to this host, else a new slot within the limits, else wait (FIFO).
-  #acquire(destination: string, key: string, signal: AbortSignal): Promise<Lease> {
+  #acquire(destination: string, key: string, signal: AbortSignal, limit: Limit): Promise<Lease> {
     if (signal.aborted) return Promise.reject(new DeliveryError(DeliveryErrorCodes.Aborted, 'delivery aborted', { cause: signal.reason }));
-    const lease = this.#tryAcquire(destination, key);
+    const lease = this.#tryAcquire(destination, key, limit);
     if (lease) return Promise.resolve(lease);
     if (this.#waiters.length >= (this.#options.maxWaiting ?? 10_000)) {
       return Promise.reject(new DeliveryError(DeliveryErrorCodes.PoolUnavailable, 'too many deliveries waiting for a connection'));
@@ -242,7 +239,7 @@ export class ConnectionPool {
         reject(new DeliveryError(DeliveryErrorCodes.Aborted, 'delivery aborted while waiting for a connection', { cause: signal.reason }));
       };
       const waiter: Waiter = {
-        destination, key,
+        destination, key, limit,
         grant: (granted) => {
           signal.removeEventListener('abort', onAbort);
           if (granted instanceof DeliveryError) reject(granted);
@@ -254,7 +251,7 @@ export class ConnectionPool {
     });
   }
 
-  #tryAcquire(destination: string, key: string, reuseOnly = false): Lease | null {
+  #tryAcquire(destination: string, key: string, limit: Limit, reuseOnly = false): Lease | null {
     // The most recently used idle connection to the same host first (warmest).
     let match: Entry | undefined;
     for (const entry of this.#idle) if (entry.key === key) match = entry;
@@ -265,7 +262,7 @@ export class ConnectionPool {
     }
     if (reuseOnly) return null;
     const perDestination = this.#perDestination.get(destination) ?? 0;
-    if (perDestination >= this.#options.maxConnectionsPerDestination) {
+    if (perDestination >= limit.connections) {
       // At the destination's limit: an idle connection of it to another MX makes room once
       // it has closed (one at a time; the waiter gets the slot when it is free).
       if (!this.#closingFor(destination)) {
@@ -280,7 +277,7 @@ export class ConnectionPool {
       if (oldest && !this.#closingFor(null)) this.#retire(oldest, 'quit');
       return null;
     }
-    const entry: Entry = { key, destination, client: null, state: 'opening', idleSince: 0 };
+    const entry: Entry = { key, destination, maxMessages: limit.messages, fallback: false, client: null, state: 'opening', idleSince: 0 };
     this.#entries.add(entry);
     this.#perDestination.set(destination, (this.#perDestination.get(destination) ?? 0) + 1);
     return { entry, reused: false };
@@ -361,7 +358,7 @@ export class ConnectionPool {
         i++;
         continue;
       }
-      const lease = this.#tryAcquire(waiter.destination, waiter.key, reuseOnly);
+      const lease = this.#tryAcquire(waiter.destination, waiter.key, waiter.limit, reuseOnly);
       if (!lease) {
         if (!reuseOnly && this.#entries.size >= this.#options.maxConnections) return;
         refused.add(group);

@@ -1,9 +1,18 @@
-// One delivery attempt for the recipients of one message at one domain: route, then a
-// single SMTP transaction (RFC 5321 §3.3) over a pooled connection. Never throws for
-// remote trouble: every recipient comes back with an outcome.
+// One delivery attempt for the recipients of one message at one domain: the tenant's quota,
+// route (RFC 5321 §5.1), the domain's MTA-STS policy (RFC 8461), the destination's pacing,
+// a source address chosen now from the message's pool, then a single SMTP transaction
+// (RFC 5321 §3.3) over a pooled connection. A 5.7.x block of the source address moves the
+// recipients to another address of the pool in the same attempt. Never throws for remote
+// trouble: every recipient comes back with an outcome.
 import type { Readable } from 'node:stream';
 import type { ConnectionPool } from './connection-pool.ts';
+import type { DeliveryHost } from './delivery-target.ts';
 import { routeFor, type RouterOptions } from './route.ts';
+import type { MtaStsPolicies } from './mta-sts.ts';
+import { applyMtaSts, stsEventField, type StsDecision } from './sts-hosts.ts';
+import { sendFromPool, type SourcedResult } from './send-from-pool.ts';
+import type { OutboundPools } from '../pools/index.ts';
+import type { Stream } from '../store/index.ts';
 
 export interface GroupRecipient {
   readonly id: number;
@@ -20,6 +29,9 @@ export interface GroupMessage {
   readonly envid: string | null;
   readonly ret: 'FULL' | 'HDRS' | null;
   readonly smtputf8: boolean;
+  /** Whose pool and quota apply; absent: none. */
+  readonly tenantId?: string | null;
+  readonly stream?: Stream | null;
 }
 
 export interface GroupOutcome {
@@ -28,6 +40,12 @@ export interface GroupOutcome {
   readonly code: number | null;
   readonly enhanced: string | null;
   readonly response: string;
+  /** Deferred by our own pacing: the time it may go (instead of the retry schedule). */
+  readonly retryAt?: number;
+  /** The attempt that decided this recipient, when it is not the group's (another source address). */
+  readonly attempt?: GroupAttempt;
+  /** Tries earlier in this attempt from addresses the destination blocked (recorded as attempt rows). */
+  readonly earlier?: ReadonlyArray<{ readonly attempt: GroupAttempt; readonly code: number | null; readonly enhanced: string | null; readonly response: string }>;
 }
 
 export interface GroupAttempt {
@@ -40,36 +58,75 @@ export interface GroupAttempt {
   readonly remoteSupportsDsn: boolean;
   /** Kept by capture mode instead of sent. */
   readonly captured?: boolean;
+  /** The local address the connection was bound to; null: the host's default. */
+  readonly sourceIp?: string | null;
+  readonly pool?: string | null;
+  /** starttls, starttls-verified, plaintext, plaintext-after-tls-failure; null when no session was set up. */
+  readonly tlsOutcome?: string | null;
+  /** Whether the certificate was valid for the MX host (null in plaintext); for MTA-STS reports. */
+  readonly tlsVerified?: boolean | null;
+  readonly tlsError?: string | null;
+  /** Added to the attempt's events: `throttled`/`throttle`, `mta_sts`, `blocked_sources`. */
+  readonly eventFields?: Readonly<Record<string, unknown>>;
 }
 
-export async function deliverGroup(domain: string, message: GroupMessage, recipients: readonly GroupRecipient[], deps: { pool: ConnectionPool; router: RouterOptions; port: number; signal?: AbortSignal }): Promise<{ outcomes: GroupOutcome[]; attempt: GroupAttempt }> {
+export interface GroupDeps {
+  readonly pool: ConnectionPool;
+  readonly router: RouterOptions;
+  readonly port: number;
+  readonly signal?: AbortSignal;
+  /** IP pools, pacing and quotas; absent: the host's default address, no pacing. */
+  readonly pools?: OutboundPools;
+  /** MTA-STS policies; absent: opportunistic TLS only. */
+  readonly mtaSts?: MtaStsPolicies;
+}
+
+export async function deliverGroup(domain: string, message: GroupMessage, recipients: readonly GroupRecipient[], deps: GroupDeps): Promise<{ outcomes: GroupOutcome[]; attempt: GroupAttempt }> {
   const started = Date.now();
-  const route = await routeFor(domain, deps.router);
-  if (!route.ok) {
-    return {
-      outcomes: recipients.map((r) => ({ id: r.id, status: route.permanent ? 'bounced' : 'deferred', code: null, enhanced: route.enhanced, response: route.message })),
-      attempt: { mxHost: null, ip: null, port: null, tlsVersion: null, tlsCipher: null, durationMs: Date.now() - started, remoteSupportsDsn: false },
-    };
+  const quota = deps.pools?.quotas.take(message.tenantId ?? null, recipients.length, started);
+  if (quota && !quota.ok) {
+    return deferAll(recipients, started, `Deferred by Postline: ${quota.detail}; next try at ${new Date(quota.until).toISOString()}`, '4.7.0', quota.until, {
+      throttled: true, throttle: { reason: 'quota', until: new Date(quota.until).toISOString() },
+    });
   }
-  const { outcomes, attempt } = await deps.pool.deliver(
-    { destination: deps.router.relayhost ? `relay:${deps.router.relayhost}` : domain, hosts: route.hosts.map((h) => ({ host: h.host, address: h.address, port: h.port ?? deps.port })) },
-    {
-      mailFrom: message.mailFrom,
-      recipients: recipients.map((r) => ({ id: r.id, address: r.rcpt, notify: r.notify ? r.notify.split(',') : null, orcpt: r.orcpt })),
-      size: message.size,
-      body: message.body,
-      envid: message.envid,
-      ret: message.ret,
-      smtputf8: message.smtputf8,
-      eightBitMime: true,
-    },
-    deps.signal,
-  );
+  let sent = false;
+  try {
+    const route = await routeFor(domain, deps.router);
+    if (!route.ok) {
+      return {
+        outcomes: recipients.map((r) => ({ id: r.id, status: route.permanent ? 'bounced' : 'deferred', code: null, enhanced: route.enhanced, response: route.message })),
+        attempt: emptyAttempt(started),
+      };
+    }
+    const hosts: DeliveryHost[] = route.hosts.map((h) => ({ host: h.host, address: h.address, port: h.port ?? deps.port }));
+    let sts: StsDecision | null = null;
+    if (deps.mtaSts && !deps.router.relayhost) {
+      sts = applyMtaSts(domain, await deps.mtaSts.lookup(domain), hosts);
+      if (sts.refusal) return deferAll(recipients, started, sts.refusal, '4.7.5', undefined, { mta_sts: sts.eventField });
+    }
+    const result: SourcedResult = await sendFromPool(domain, message, recipients, sts?.hosts ?? hosts, deps);
+    sent = result.sent;
+    if (!sts?.policy) return result;
+    // RFC 8461 §5: the outcome of the policy for the host used, in the events (testing: report only).
+    const decision = sts;
+    const withSts = (a: GroupAttempt, response: string | null): GroupAttempt => ({ ...a, eventFields: { ...a.eventFields, mta_sts: stsEventField(decision, a, response) } });
+    return {
+      outcomes: result.outcomes.map((o) => ({ ...o, attempt: withSts(o.attempt ?? result.attempt, o.status === 'delivered' ? null : o.response) })),
+      attempt: withSts(result.attempt, null),
+    };
+  } finally {
+    if (quota?.ok) quota.settle(sent);
+  }
+}
+
+export function emptyAttempt(started: number, extra: Partial<GroupAttempt> = {}): GroupAttempt {
+  return { mxHost: null, ip: null, port: null, tlsVersion: null, tlsCipher: null, durationMs: Date.now() - started, remoteSupportsDsn: false, ...extra };
+}
+
+/** Every recipient deferred by our own decision (quota, pacing, policy), without contacting anyone. */
+export function deferAll(recipients: readonly GroupRecipient[], started: number, response: string, enhanced: string, retryAt: number | undefined, eventFields: Record<string, unknown>, extra: Partial<GroupAttempt> = {}): { outcomes: GroupOutcome[]; attempt: GroupAttempt } {
   return {
-    outcomes: outcomes.map((o) => ({ id: Number(o.id), status: o.status, code: o.smtpCode, enhanced: o.enhanced, response: o.response })),
-    attempt: {
-      mxHost: attempt.mxHost, ip: attempt.address, port: attempt.port, tlsVersion: attempt.tlsVersion, tlsCipher: attempt.tlsCipher,
-      durationMs: attempt.durationMs, remoteSupportsDsn: attempt.remoteSupportsDsn,
-    },
+    outcomes: recipients.map((r) => ({ id: r.id, status: 'deferred', code: null, enhanced, response, ...(retryAt !== undefined ? { retryAt } : {}) })),
+    attempt: emptyAttempt(started, { eventFields, ...extra }),
   };
 }

@@ -2,12 +2,13 @@
 // SMTPConnection (EHLO with HELO fallback, STARTTLS, PIPELINING, dot-stuffing). The pool
 // decides where and when to connect; this file decides what one reply means for a recipient.
 import net from 'node:net';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import { PassThrough, pipeline } from 'node:stream';
 import { DeliveryError, DeliveryErrorCodes, toDeliveryError } from './delivery-error.ts';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Envelope } from 'nodemailer/lib/smtp-connection';
 import { parseSmtpReply } from './smtp-reply.ts';
+import { secureContextFor } from './tls-trust.ts';
 
 export interface OutboundRecipient {
   readonly id: number | string;
@@ -63,6 +64,14 @@ export interface SmtpClientOptions {
   readonly greetingTimeoutMs: number;
   readonly commandTimeoutMs: number;
   readonly dataTimeoutMs: number;
+  /**
+   * `opportunistic` (default): STARTTLS when offered, any certificate (RFC 7435).
+   * `verify`: STARTTLS required, certificate valid for `host` (RFC 8461 §4.2), else TlsFailed.
+   * `plaintext`: no STARTTLS (the retry after a failed handshake).
+   */
+  readonly tls?: 'opportunistic' | 'verify' | 'plaintext';
+  /** Extra trusted CA certificates (PEM), beside the system roots. */
+  readonly tlsCa?: readonly string[];
 }
 
 type Phase = 'connect' | 'MAIL FROM/RCPT TO' | 'DATA' | 'RSET';
@@ -96,6 +105,8 @@ export class SmtpClient {
   static async connect(options: SmtpClientOptions, signal?: AbortSignal): Promise<SmtpClient> {
     const socket = await openSocket(options, signal);
     const servername = net.isIP(options.host) ? undefined : options.host.replace(/\.$/, '');
+    const mode = options.tls ?? 'opportunistic';
+    const secureContext = secureContextFor(options.tlsCa);
     const conn = new PostlineConnection({
       connection: socket,
       host: options.address,
@@ -103,9 +114,15 @@ export class SmtpClient {
       servername,
       name: options.ehloName,
       // RFC 7435 §3: opportunistic TLS takes any certificate, and a refused STARTTLS
-      // continues in plaintext; a failed handshake fails this host (RFC 3207 §4.1).
-      opportunisticTLS: true,
-      tls: { rejectUnauthorized: false, servername },
+      // continues in plaintext; a failed handshake fails this host (RFC 3207 §4.1) unless the
+      // pool retries it in plaintext. RFC 8461 §4.2 (MTA-STS enforce): STARTTLS is required
+      // and the certificate must chain to a trusted root and name the MX host.
+      opportunisticTLS: mode === 'opportunistic',
+      requireTLS: mode === 'verify',
+      ignoreTLS: mode === 'plaintext',
+      tls: mode === 'verify'
+        ? { rejectUnauthorized: true, servername, secureContext, checkServerIdentity: (name: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(servername ?? name, cert) }
+        : { rejectUnauthorized: false, servername, secureContext },
       greetingTimeout: options.greetingTimeoutMs,
       // Bounds the whole setup: greeting, EHLO, STARTTLS handshake, second EHLO.
       connectionTimeout: options.greetingTimeoutMs + 3 * options.commandTimeoutMs,
@@ -139,6 +156,19 @@ export class SmtpClient {
   get tlsCipher(): string | null {
     return this.#conn.secure ? (this.#tlsSocket()?.getCipher()?.name ?? null) : null;
   }
+  /**
+   * Whether the remote's certificate chains to a trusted root (system roots plus tlsCa) and
+   * names the MX host (RFC 6125 via tls.checkServerIdentity); for MTA-STS `testing` reports.
+   */
+  verifyCertificate(): { authorized: boolean; error: string | null } {
+    const socket = this.#tlsSocket();
+    if (!socket) return { authorized: false, error: 'no TLS session' };
+    if (!socket.authorized) return { authorized: false, error: String(socket.authorizationError ?? 'certificate not trusted') };
+    const name = net.isIP(this.#options.host) ? null : this.#options.host.replace(/\.$/, '');
+    const mismatch = name ? tls.checkServerIdentity(name, socket.getPeerCertificate()) : new Error('MX host has no name to check the certificate against');
+    return mismatch ? { authorized: false, error: mismatch.message } : { authorized: true, error: null };
+  }
+
   /** RFC 3461 §4: the remote announced DSN. */
   get supportsDsn(): boolean {
     return this.#conn.extensions.includes('DSN');
@@ -346,6 +376,8 @@ function openSocket(options: SmtpClientOptions, signal?: AbortSignal): Promise<n
   });
 }
 
+const CERT_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_(?:GET|VERIFY)|ALTNAME|HOSTNAME_MISMATCH/;
+
 // nodemailer's error codes and timeout types → our codes, naming the phase.
 function classify(err: unknown, phase: Phase, options: SmtpClientOptions): DeliveryError {
   if (err instanceof DeliveryError) return err;
@@ -356,9 +388,18 @@ function classify(err: unknown, phase: Phase, options: SmtpClientOptions): Deliv
     const ms = step === 'greeting' ? options.greetingTimeoutMs : step === 'DATA' ? options.dataTimeoutMs : options.commandTimeoutMs;
     return new DeliveryError(DeliveryErrorCodes.Timeout, `timeout after ${ms} ms in ${step} with ${where}`, { command: step, cause: err });
   }
-  // A handshake failure surfaces as ETLS, or as a socket error carrying OpenSSL's code.
-  if (e.code === 'ETLS' || /^ERR_(SSL|TLS)_/.test(e.originalCode ?? '')) {
-    return new DeliveryError(DeliveryErrorCodes.TlsFailed, `STARTTLS with ${where} failed: ${e.message.trim()}`, { command: 'STARTTLS', cause: err });
+  // A handshake failure surfaces as ETLS, or as a socket error carrying OpenSSL's code (a
+  // refused certificate: DEPTH_ZERO_SELF_SIGNED_CERT, ERR_TLS_CERT_ALTNAME_INVALID, …).
+  const certificate = CERT_ERROR.test(e.originalCode ?? '');
+  if (e.code === 'ETLS' || /^ERR_(SSL|TLS)_/.test(e.originalCode ?? '') || certificate) {
+    const text = e.message.replace(/; if the root CA is installed locally.*$/s, '').trim();
+    // RFC 8461 §4.2: under an MTA-STS `enforce` policy the host is skipped; X.7.5 is the
+    // "cryptographic failure" status (RFC 3463 §3.8).
+    if (options.tls === 'verify') {
+      const why = certificate ? `certificate of ${where} not valid: ${text.replace(/\s*\(.*\)$/, '')}` : `STARTTLS with ${where} failed: ${text}`;
+      return new DeliveryError(DeliveryErrorCodes.TlsFailed, `TLS required by the MTA-STS policy: ${why}`, { command: 'STARTTLS', enhanced: '4.7.5', cause: err });
+    }
+    return new DeliveryError(DeliveryErrorCodes.TlsFailed, `STARTTLS with ${where} failed: ${text}`, { command: 'STARTTLS', cause: err });
   }
   if (e.code === 'ESTREAM') return new DeliveryError(DeliveryErrorCodes.MessageRead, `reading the message failed: ${e.message}`, { cause: err });
   if (e.response && /^[2-5]\d\d/.test(e.response)) {

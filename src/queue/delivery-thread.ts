@@ -14,6 +14,8 @@ import { createLogger } from '../log/create-logger.ts';
 import { createScheduler } from './scheduler.ts';
 import { secretKeyOf } from '../security/index.ts';
 import { VerpCodec } from '../feedback/verp.ts';
+import { OutboundPools } from '../pools/index.ts';
+import { mtaStsFor, tlsCaOf } from '../delivery/outbound-tls.ts';
 
 export type ToDeliveryThread =
   | { type: 'adopt'; claimed: ClaimedRecipient[] }
@@ -78,11 +80,17 @@ try {
     maxMessagesPerConnection: config.delivery.max_messages_per_connection,
     idleTimeoutMs: config.delivery.idle_connection_timeout,
     logger: log.child({ stage: 'delivery' }),
+    tlsCa: await tlsCaOf(config),
+    plaintextFallback: config.tls_policy.plaintext_fallback,
   });
+  // Issue 5: source addresses, pacing, quotas (src/pools/) and MTA-STS (src/delivery/mta-sts.ts).
+  const pools = new OutboundPools({ config, store, log: log.child({ stage: 'pools' }) });
+  await pools.start();
+  const mtaSts = await mtaStsFor(config, resolver, store);
   // The instance key: DKIM private keys are sealed with it, VERP tokens are MACed with a key derived from it.
   const secretKey = await secretKeyOf(config);
   const scheduler = createScheduler({
-    store, pool, log: log.child({ stage: 'queue' }),
+    store, pool, pools, mtaSts, log: log.child({ stage: 'queue' }),
     router: { resolver, relayhost: config.delivery.relayhost, allowPrivate: config.delivery.allow_private },
     owner,
     hostname: config.hostname,
@@ -116,6 +124,7 @@ try {
     else if (m.type === 'stop') {
       void (async () => {
         await scheduler.stop();
+        await pools.close();
         await pool.close();
         await store.close();
         post({ type: 'stopped' });

@@ -10,6 +10,8 @@ import { planOutbound, type OutboundOptions } from './outbound.ts';
 import type { AutoSuppressOptions } from '../feedback/auto-suppress.ts';
 import type { ConnectionPool } from '../delivery/connection-pool.ts';
 import type { RouterOptions } from '../delivery/route.ts';
+import type { MtaStsPolicies } from '../delivery/mta-sts.ts';
+import type { OutboundPools } from '../pools/index.ts';
 import { settle, type MessageInfo } from './settle.ts';
 
 export interface SchedulerOptions {
@@ -37,6 +39,10 @@ export interface SchedulerOptions {
   readonly autoSuppress?: AutoSuppressOptions;
   /** DKIM signing, feedback headers and VERP return paths (outbound.ts); absent: sent as stored. */
   readonly outbound?: Omit<OutboundOptions, 'db' | 'openSpool'>;
+  /** IP pools, per-destination pacing and tenant quotas (src/pools/); absent: default address, no pacing. */
+  readonly pools?: OutboundPools;
+  /** MTA-STS policies of recipient domains (RFC 8461); absent: opportunistic TLS only. */
+  readonly mtaSts?: MtaStsPolicies;
 }
 
 export interface Scheduler {
@@ -161,9 +167,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
             fromHeader: meta.from_header, size: meta.size, inline: spooled ? null : body() as Buffer, bodyPath: spooled, body,
           })
           : null;
-        const deps = { pool: options.pool, router: options.router, port: options.deliveryPort, signal: controller.signal };
+        const deps = { pool: options.pool, router: options.router, port: options.deliveryPort, signal: controller.signal, pools: options.pools, mtaSts: options.mtaSts };
         const message = (mailFrom: string) => ({
           id: meta.id, mailFrom, size: plan?.size ?? meta.size, body: plan?.body ?? body, envid: meta.dsn_envid, ret: meta.dsn_ret, smtputf8: meta.smtputf8 === 1,
+          tenantId: meta.tenant_id, stream: meta.stream,
         });
         if (plan?.perRecipient && recipients.length > 1) {
           // VERP: one envelope sender per recipient, so one transaction each (RFC 5321 §3.3).

@@ -76,25 +76,43 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
     if (!r) continue;
     let fate: Fate = o.status;
     let nextAt: number | undefined;
+    // The attempt that decided this recipient (another source address than the group's, issue 5).
+    const a = o.attempt ?? attempt;
     if (o.status === 'deferred') {
-      const next = nextAttempt(options.retrySchedule, r.attempts, now, r.expiresAt);
+      // Deferred by our own pacing (quota, warm-up, rate): at the time it allows, not the retry schedule.
+      const next = o.retryAt !== undefined
+        ? (now >= r.expiresAt ? { expired: true as const } : { expired: false as const, at: Math.min(Math.max(o.retryAt, now), r.expiresAt) })
+        : nextAttempt(options.retrySchedule, r.attempts, now, r.expiresAt);
       if (next.expired) fate = 'expired';
       else {
         nextAt = next.at;
         final = false;
       }
     }
-    updates.push({ id: r.id, owner: options.owner, status: fate, nextAttemptAt: nextAt, code: o.code, enhanced: o.enhanced, response: o.response, mx: attempt.mxHost });
+    updates.push({ id: r.id, owner: options.owner, status: fate, nextAttemptAt: nextAt, code: o.code, enhanced: o.enhanced, response: o.response, mx: a.mxHost });
+    // Tries from source addresses the destination blocked, earlier in this attempt.
+    for (const e of o.earlier ?? []) {
+      attempts.push({
+        recipientId: r.id, messageId: message.id, startedAt: now - e.attempt.durationMs, durationMs: e.attempt.durationMs,
+        outcome: 'deferred', mxHost: e.attempt.mxHost, ip: e.attempt.ip, port: e.attempt.port, code: e.code, enhanced: e.enhanced,
+        response: e.response, tlsVersion: e.attempt.tlsVersion, tlsCipher: e.attempt.tlsCipher,
+        sourceIp: e.attempt.sourceIp ?? null, pool: e.attempt.pool ?? null, tlsOutcome: e.attempt.tlsOutcome ?? null,
+      });
+    }
     attempts.push({
-      recipientId: r.id, messageId: message.id, startedAt: now - attempt.durationMs, durationMs: attempt.durationMs,
-      outcome: o.status, mxHost: attempt.mxHost, ip: attempt.ip, port: attempt.port, code: o.code, enhanced: o.enhanced,
-      response: o.response, tlsVersion: attempt.tlsVersion, tlsCipher: attempt.tlsCipher,
+      recipientId: r.id, messageId: message.id, startedAt: now - a.durationMs, durationMs: a.durationMs,
+      outcome: o.status, mxHost: a.mxHost, ip: a.ip, port: a.port, code: o.code, enhanced: o.enhanced,
+      response: o.response, tlsVersion: a.tlsVersion, tlsCipher: a.tlsCipher,
+      sourceIp: a.sourceIp ?? null, pool: a.pool ?? null, tlsOutcome: a.tlsOutcome ?? null,
     });
     const base = {
       message_id: message.id, recipient: r.rcpt, recipient_id: r.id, attempt: r.attempts,
-      mx_host: attempt.mxHost, ip: attempt.ip, code: o.code, enhanced: o.enhanced, response: o.response,
-      tls: attempt.tlsVersion ? { version: attempt.tlsVersion, cipher: attempt.tlsCipher } : null,
-      ...(attempt.captured ? { captured: true } : {}),
+      mx_host: a.mxHost, ip: a.ip, code: o.code, enhanced: o.enhanced, response: o.response,
+      tls: a.tlsVersion ? { version: a.tlsVersion, cipher: a.tlsCipher } : null,
+      source_ip: a.sourceIp ?? null, pool: a.pool ?? null,
+      ...(a.tlsOutcome ? { tls_outcome: a.tlsOutcome } : {}),
+      ...a.eventFields,
+      ...(a.captured ? { captured: true } : {}),
       ...(message.tags ? { tags: message.tags } : {}),
       ...(message.metadata ? { metadata: message.metadata } : {}),
     };
@@ -104,16 +122,16 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
       : fate === 'expired' ? { ...base, diagnostic: o.response, expired_at: new Date(now).toISOString() }
       : base;
     events.push({ type: `message.${fate}`, tenantId: message.tenantId, messageId: message.id, recipientId: r.id, data: eventData });
-    if (message.tenantId && !attempt.captured && (fate === 'bounced' || fate === 'expired')) {
+    if (message.tenantId && !a.captured && (fate === 'bounced' || fate === 'expired')) {
       const kind = fate === 'expired' ? 'soft' : classifyBounce(o.enhanced, o.code);
       failures.push({ recipientId: r.id, entry: { tenantId: message.tenantId, stream: message.stream ?? 'transactional', address: r.rcpt, kind, description: o.response, messageId: message.id } });
     }
-    const dsnBase = { address: r.rcpt, orcpt: r.orcpt, remoteMta: attempt.mxHost, lastAttemptAt: new Date(now) };
+    const dsnBase = { address: r.rcpt, orcpt: r.orcpt, remoteMta: a.mxHost, lastAttemptAt: new Date(now) };
     if ((fate === 'bounced' || fate === 'expired') && wantsDsn(r.notify, 'FAILURE')) {
       // RFC 3463: a bounce reports the remote's permanent code; an expiry reports 4.4.7.
       const status = fate === 'expired' ? '4.4.7' : o.enhanced?.startsWith('5.') ? o.enhanced : '5.0.0';
       dsnFailed.push({ recipientId: r.id, dsn: { ...dsnBase, action: 'failed', status, diagnostic: o.code ? o.response : null } });
-    } else if (fate === 'delivered' && !attempt.remoteSupportsDsn && wantsDsn(r.notify, 'SUCCESS')) {
+    } else if (fate === 'delivered' && !a.remoteSupportsDsn && wantsDsn(r.notify, 'SUCCESS')) {
       // RFC 3461 §5.2.2: the next hop does not speak DSN, so we report "relayed" ourselves.
       dsnSuccess.push({ recipientId: r.id, dsn: { ...dsnBase, action: 'relayed', status: '2.0.0', diagnostic: o.code ? o.response : null } });
     }

@@ -383,3 +383,99 @@ export interface Database {
   users: UserTable;
   sessions: SessionTable;
 }
+
+/** 0010: an outbound IP pool managed through the API (pools in the configuration are not stored). */
+export interface IpPoolTable {
+  name: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** 0010: one source address of an API-managed pool. */
+export interface IpPoolAddressTable {
+  pool_name: string;
+  address: string;
+  /** RFC 5321 §4.1.1.1: the EHLO name used from this address; should match its PTR. */
+  hostname: string;
+  weight: number;
+  /** 1: follows the warm-up schedule (ip_pools.warmup) from ip_addresses.warmup_started_at. */
+  warmup: number;
+  added_at: number;
+}
+
+/** 0010: per source address, whatever pool it is in. */
+export interface IpAddressTable {
+  address: string;
+  /** Day 0 of the warm-up: when the address was added or first seen. */
+  warmup_started_at: number;
+}
+
+/** 0010: recipients sent from an address per UTC hour (warm-up caps). */
+export interface IpHourlyCountTable {
+  address: string;
+  hour: number;
+  n: number;
+}
+
+export type IpThrottleKind = 'backoff' | 'block';
+
+/** 0010: a throttle in force for a source address toward a destination (src/pools/throttle-state.ts). */
+export interface IpThrottleTable {
+  /** '' for the host's default address (no pool). */
+  address: string;
+  destination: string;
+  kind: IpThrottleKind;
+  until: number;
+  reason: string | null;
+  updated_at: number;
+}
+
+/** 0010: a tenant's IP pool per stream and its sending quota (null: none). */
+export interface TenantSendingTable {
+  tenant_id: string;
+  transactional_pool: string | null;
+  broadcast_pool: string | null;
+  quota_per_hour: number | null;
+  quota_per_day: number | null;
+  updated_at: number;
+}
+
+/** 0010: recipients a tenant sent per UTC hour (quotas). */
+export interface TenantHourlyCountTable {
+  tenant_id: string;
+  hour: number;
+  n: number;
+}
+
+/** 0010: an MTA-STS policy (RFC 8461 §3.2) as last fetched. */
+export interface MtaStsPolicyTable {
+  domain: string;
+  policy_id: string;
+  mode: 'enforce' | 'testing' | 'none';
+  /** JSON array of mx patterns. */
+  mx: string;
+  max_age: number;
+  fetched_at: number;
+  expires_at: number;
+}
+
+/** 0010: columns added to attempts. */
+export interface AttemptTable {
+  /** The local address the connection was bound to; null: the host's default. */
+  source_ip: string | null;
+  pool: string | null;
+  /** starttls, starttls-verified, plaintext, plaintext-after-tls-failure; null when no host was reached. */
+  tls_outcome: string | null;
+}
+
+// Declaration merging adds the 0010 tables to Database.
+export interface Database {
+  ip_pools: IpPoolTable;
+  ip_pool_addresses: IpPoolAddressTable;
+  ip_addresses: IpAddressTable;
+  ip_hourly_counts: IpHourlyCountTable;
+  ip_throttles: IpThrottleTable;
+  tenant_sending: TenantSendingTable;
+  tenant_hourly_counts: TenantHourlyCountTable;
+  mta_sts_policies: MtaStsPolicyTable;
+}

@@ -58,3 +58,12 @@ export { OPEN_STATUSES, queueByDestination, listQueueRecipients, retrySelection,
 export type { OpenStatus, DestinationGroup, QueueSelection, QueueRecipientRow } from './repos/queue-view.ts';
 export { listCapturedPage, deleteCaptured } from './repos/captured.ts';
 export type { CapturedMessageRow } from './repos/captured.ts';
+export type {
+  IpPoolTable, IpPoolAddressTable, IpAddressTable, IpHourlyCountTable, IpThrottleTable, IpThrottleKind, TenantSendingTable, TenantHourlyCountTable, MtaStsPolicyTable,
+} from './database.ts';
+export {
+  listIpPools, getIpPool, createIpPool, replaceIpPoolMembers, deleteIpPool, tenantsUsingPool, ensureIpAddresses, warmupStarts, addIpCounts, ipCountsSince,
+  purgeHourlyCounts, putIpThrottle, activeIpThrottles, listTenantSending, getTenantSending, putTenantSending, addTenantCounts, tenantCountsSince,
+  getMtaStsPolicy, putMtaStsPolicy,
+} from './repos/ip-pools.ts';
+export type { IpPoolMemberInput, StoredIpPool, TenantSendingPatch } from './repos/ip-pools.ts';

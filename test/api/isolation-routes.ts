@@ -4,7 +4,7 @@
 // The test also fails when a tenant route in the OpenAPI document with a `{param}`, or any
 // tenant GET, is missing here: add your route's row when you add the route.
 import type { ApiClient } from './api-test-app.ts';
-import type { Store } from '../../src/store/index.ts';
+import { putTenantSending, type Store } from '../../src/store/index.ts';
 
 /** What a setup may use beyond the owner's key: the store (to stand in for the delivery thread) and the owner's tenant id. */
 export interface IsolationContext {
@@ -112,6 +112,12 @@ export const ISOLATION_ROUTES: IsolationRoute[] = [
   { route: 'GET /api/v1/events', kind: 'list', setup: async (o) => ({ id: await newScheduledMessage(o) }), ownerStatus: 200 },
   // Stats name no object: B's counts of message.scheduled must not show in A's (A sends nothing here).
   { route: 'GET /api/v1/stats', kind: 'list', setup: async (o) => ({ id: (await newScheduledMessage(o), '"message.scheduled"') }), ownerStatus: 200 },
+  // The quota names no object: B's quota (set as the admin would) must not show in A's.
+  {
+    route: 'GET /api/v1/quota', kind: 'list',
+    setup: async (_o, c) => (await c.store.write((trx) => putTenantSending(trx, c.tenantId, { quota_per_hour: 987_654 })), { id: '987654' }),
+    ownerStatus: 200,
+  },
   { route: 'GET /api/v1/webhooks', kind: 'list', setup: async (o) => ({ id: await newWebhook(o) }), ownerStatus: 200 },
   { route: 'GET /api/v1/webhooks/{id}', setup: async (o) => ({ id: await newWebhook(o) }), ownerStatus: 200 },
   { route: 'PATCH /api/v1/webhooks/{id}', setup: async (o) => ({ id: await newWebhook(o) }), body: () => ({ description: 'changed' }), ownerStatus: 200 },
@@ -137,7 +143,6 @@ export const ISOLATION_ROUTES: IsolationRoute[] = [
   { route: 'GET /api/v1/inbox', kind: 'list', setup: newCapturedMessage, ownerStatus: 200 },
   { route: 'GET /api/v1/messages/{id}/content', setup: async (o) => ({ id: (await newQueuedMessage(o)).id }), ownerStatus: 200 },
   { route: 'GET /api/v1/messages/{id}/attachments/{index}', setup: async (o) => ({ id: (await newQueuedMessage(o)).id, index: '0' }), ownerStatus: 200 },
-  // A JSON body: B's own request reaches the media-type check (415), A's stops at the list (404).
 ];
 
 /** Fills `{name}` placeholders of an OpenAPI path. */

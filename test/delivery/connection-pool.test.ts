@@ -490,3 +490,94 @@ describe('RFC 3461 DSN parameters', () => {
     assert.equal(s.messages[0].dsn, undefined);
   });
 });
+
+/** A peer whose STARTTLS handshake always fails but that takes mail in plaintext. */
+async function brokenTlsPeer(host: string): Promise<{ port: number; sessions: string[] }> {
+  const sessions: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    let transcript = '';
+    let inData = false;
+    let buffer = '';
+    socket.write('220 broken-tls.test ESMTP\r\n');
+    let handshake = false;
+    socket.on('data', (chunk) => {
+      // After 220 to STARTTLS the client's ClientHello gets plaintext back: the handshake fails.
+      if (handshake) return void socket.write('this is not TLS\r\n\r\n');
+      buffer += chunk.toString('latin1');
+      let nl: number;
+      while ((nl = buffer.indexOf('\r\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 2);
+        if (inData) {
+          if (line === '.') {
+            inData = false;
+            socket.write('250 2.0.0 queued\r\n');
+          }
+          continue;
+        }
+        transcript += `${line.split(' ')[0].toUpperCase()} `;
+        if (/^EHLO/i.test(line)) socket.write('250-broken-tls.test\r\n250 STARTTLS\r\n');
+        else if (/^STARTTLS/i.test(line)) {
+          handshake = true;
+          socket.write('220 2.0.0 go ahead\r\n');
+        }
+        else if (/^DATA/i.test(line)) {
+          inData = true;
+          socket.write('354 go on\r\n');
+        } else if (/^QUIT/i.test(line)) socket.end('221 bye\r\n');
+        else socket.write('250 2.0.0 ok\r\n');
+      }
+    });
+    socket.on('close', () => sessions.push(transcript.trim()));
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  cleanups.push(() => new Promise((resolve) => {
+    for (const socket of sockets) socket.destroy();
+    server.close(() => resolve());
+  }));
+  return { port: (server.address() as AddressInfo).port, sessions };
+}
+
+describe('RFC 3207 §4.1 failed handshake: one plaintext retry (tls_policy.plaintext_fallback)', () => {
+  it('retries the same host once without STARTTLS and records tls_outcome plaintext-after-tls-failure', async () => {
+    const peer = await brokenTlsPeer('127.0.0.2');
+    const pool = track(makePool({ plaintextFallback: true }));
+    const { outcomes, attempt } = await pool.deliver(target({ host: '127.0.0.2', port: peer.port }), message(['b@dest.test']));
+    assert.equal(outcomes[0].status, 'delivered');
+    assert.equal(attempt.address, '127.0.0.2');
+    assert.equal(attempt.tlsOutcome, 'plaintext-after-tls-failure');
+    assert.equal(attempt.tlsVersion, null);
+  });
+
+  it('never falls back to plaintext where the host requires a verified certificate (MTA-STS enforce)', async () => {
+    const peer = await brokenTlsPeer('127.0.0.2');
+    const pool = track(makePool({ plaintextFallback: true }));
+    const t = target({ host: '127.0.0.2', port: peer.port });
+    const { outcomes, attempt } = await pool.deliver({ ...t, hosts: t.hosts.map((h) => ({ ...h, tls: 'verify' as const })) }, message(['b@dest.test']));
+    assert.equal(outcomes[0].status, 'deferred');
+    assert.equal(outcomes[0].enhanced, '4.7.5');
+    assert.match(outcomes[0].response, /^TLS required by the MTA-STS policy: STARTTLS with mx1\.dest\.test \[127\.0\.0\.2\] failed/);
+    assert.equal(attempt.tlsOutcome, null);
+    await waitUntil(() => peer.sessions.length === 1);
+    assert.doesNotMatch(peer.sessions[0], /MAIL/, 'no mail was offered in plaintext');
+  });
+});
+
+describe('source addresses (IP pools)', () => {
+  it('binds each host\'s connection to its localAddress, greets with its ehloName, and keeps connections from different addresses apart', async () => {
+    const s = await sink({ host: '127.0.0.3' });
+    const pool = track(makePool());
+    const from = (localAddress: string, ehloName: string): DeliveryTarget => ({ destination: 'dest.test', hosts: [{ host: 'mx1.dest.test', address: s.host, port: s.port, localAddress, ehloName }] });
+    const a = await pool.deliver(from('127.0.0.5', 'five.pool.test'), message(['a@dest.test']));
+    const b = await pool.deliver(from('127.0.0.6', 'six.pool.test'), message(['b@dest.test']));
+    const c = await pool.deliver(from('127.0.0.5', 'five.pool.test'), message(['c@dest.test']));
+    assert.deepEqual([a.attempt.localAddress, b.attempt.localAddress, c.attempt.localAddress], ['127.0.0.5', '127.0.0.6', '127.0.0.5']);
+    assert.equal(c.attempt.reusedConnection, true, 'the third reuses the first address\'s connection');
+    assert.deepEqual(s.messages.map((m) => [m.remoteAddress, m.heloName]), [['127.0.0.5', 'five.pool.test'], ['127.0.0.6', 'six.pool.test'], ['127.0.0.5', 'five.pool.test']]);
+    assert.equal(s.messages[0].connectionId, s.messages[2].connectionId);
+    assert.deepEqual(pool.stats().perDestination, { 'dest.test|127.0.0.5': 1, 'dest.test|127.0.0.6': 1 });
+  });
+});

@@ -7,6 +7,7 @@ import { ApiProblem, fieldProblem } from '../problem.ts';
 import { audit } from '../audit.ts';
 import { pageOf, pageQuery, paginate } from '../pagination.ts';
 import { MANAGEMENT_BODY_LIMIT_BYTES, idParams, isoTime, noContent, timestamp } from '../schemas.ts';
+import { tenantSendingBody, tenantSendingSchema, sendingJson, saveTenantSending } from './tenant-sending.ts';
 
 // Same rule as store/repos/tenants.ts createTenant, checked here so the problem points at /name.
 const tenantName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, "1-63 letters, digits, '.', '_' or '-', starting with a letter or digit");
@@ -17,6 +18,9 @@ export const tenantSchema = z.object({
   sandbox: z.boolean().describe('Outbound mail is captured instead of sent'),
   created_at: timestamp,
 }).meta({ id: 'Tenant' });
+
+/** One tenant with its IP pool per stream and its sending quota (issue 5). */
+const tenantDetailSchema = tenantSchema.extend(tenantSendingSchema).meta({ id: 'TenantDetail' });
 
 export function tenantJson(t: TenantTable): z.output<typeof tenantSchema> {
   return { id: t.id, name: t.name, sandbox: t.sandbox === 1, created_at: isoTime(t.created_at) };
@@ -46,7 +50,7 @@ export const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
       tags,
       summary: 'Create a tenant',
       body: z.strictObject({ name: tenantName, sandbox: z.boolean().default(false) }),
-      response: { 201: tenantSchema },
+      response: { 201: tenantDetailSchema },
     },
     handler: async (request, reply) => {
       await assertNameFree(store, request.body.name);
@@ -55,7 +59,7 @@ export const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
         await audit(trx, request, 'tenant.created', { tenantId: created.id, id: created.id }, { name: created.name, sandbox: request.body.sandbox });
         return created;
       });
-      return reply.code(201).send(tenantJson(t));
+      return reply.code(201).send({ ...tenantJson(t), ...await sendingJson(store, t.id) });
     },
   });
 
@@ -72,8 +76,11 @@ export const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
   app.route({
     method: 'GET',
     url: '/api/v1/tenants/:id',
-    schema: { tags, summary: 'Get a tenant', params: idParams, response: { 200: tenantSchema } },
-    handler: async (request) => tenantJson(await tenantOr404(store, request.params.id)),
+    schema: { tags, summary: 'Get a tenant, its IP pools and its sending quota', params: idParams, response: { 200: tenantDetailSchema } },
+    handler: async (request) => {
+      const t = await tenantOr404(store, request.params.id);
+      return { ...tenantJson(t), ...await sendingJson(store, t.id) };
+    },
   });
 
   app.route({
@@ -82,21 +89,23 @@ export const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
     bodyLimit: MANAGEMENT_BODY_LIMIT_BYTES,
     schema: {
       tags,
-      summary: 'Rename a tenant or change its sandbox mode',
+      summary: 'Rename a tenant, change its sandbox mode, its IP pool per stream or its sending quota',
       params: idParams,
-      body: z.strictObject({ name: tenantName.optional(), sandbox: z.boolean().optional() }),
-      response: { 200: tenantSchema },
+      body: z.strictObject({ name: tenantName.optional(), sandbox: z.boolean().optional(), ...tenantSendingBody }),
+      response: { 200: tenantDetailSchema },
     },
     handler: async (request) => {
       const t = await tenantOr404(store, request.params.id);
       if (request.body.name !== undefined) await assertNameFree(store, request.body.name, t.id);
+      const { pools, quota, ...fields } = request.body;
       const updated = await store.write(async (trx) => {
-        const changed = await updateTenant(trx, t.id, request.body);
+        const changed = await updateTenant(trx, t.id, fields);
+        if (changed && (pools || quota)) await saveTenantSending(trx, app.postline.config, t.id, { pools, quota });
         if (changed) await audit(trx, request, 'tenant.updated', { tenantId: t.id, id: t.id }, { ...request.body });
         return changed;
       });
       if (!updated) throw new ApiProblem('not-found', `no tenant "${request.params.id}"`);
-      return tenantJson(updated);
+      return { ...tenantJson(updated), ...await sendingJson(store, t.id) };
     },
   });
 

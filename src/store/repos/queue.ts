@@ -89,6 +89,10 @@ export interface NewAttempt {
   readonly response: string | null;
   readonly tlsVersion: string | null;
   readonly tlsCipher: string | null;
+  /** 0010: local address, pool and TLS outcome of the attempt (issue 5). */
+  readonly sourceIp?: string | null;
+  readonly pool?: string | null;
+  readonly tlsOutcome?: string | null;
 }
 
 /**
@@ -118,6 +122,7 @@ export async function recordOutcomes(db: Kysely<Database>, updates: readonly Rec
       recipient_id: a.recipientId, message_id: a.messageId, started_at: a.startedAt, duration_ms: a.durationMs,
       outcome: a.outcome, mx_host: a.mxHost, ip: a.ip, port: a.port, code: a.code, enhanced: a.enhanced,
       response: a.response, tls_version: a.tlsVersion, tls_cipher: a.tlsCipher,
+      source_ip: a.sourceIp ?? null, pool: a.pool ?? null, tls_outcome: a.tlsOutcome ?? null,
     }))).execute();
   }
   await insertEvents(db, events.filter((e) => e.recipientId == null || applied.has(e.recipientId)), now);
