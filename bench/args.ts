@@ -5,8 +5,8 @@ import type { ApiScenario } from './api.ts';
 
 export const TARGETS = ['baseline', 'postfix', 'postline'] as const;
 export type Target = (typeof TARGETS)[number];
-/** `--only` also takes `api`: the HTTP API acceptance bench (bench/api.ts), not a relay. */
-const ONLY_NAMES = [...TARGETS, 'api'] as const;
+/** `--only` also takes `api`: the HTTP API acceptance bench (bench/api.ts), and `contacts` (bench/contacts.ts); neither is a relay. */
+const ONLY_NAMES = [...TARGETS, 'api', 'contacts'] as const;
 
 /** One load shape: `messages` of `bytes` payload each (smtp-source -m and -l). */
 export interface Scenario {
@@ -20,6 +20,10 @@ export interface BenchOptions {
   readonly scenarios: readonly Scenario[];
   /** The API bench's runs (batch, then single); empty when `--only` leaves `api` out. */
   readonly apiScenarios: readonly ApiScenario[];
+  /** Contacts imported and expanded by the contacts bench; 0 when `--only` leaves `contacts` out. */
+  readonly contacts: number;
+  /** Postline runs of the 1 KB load from an IP pool of this many loopback source addresses (issue 5); empty: none. */
+  readonly sourceIps: readonly number[];
   /** Parallel SMTP sessions of smtp-source (-s); also the relays' concurrency towards the sink. */
   readonly sessions: number;
   /** Upper bound for one scenario, from the first connection until the sink has everything. */
@@ -51,6 +55,9 @@ Options (environment twin in brackets):
   --api-batch-count N     messages sent through /messages/batch, default 50,000 (quick 5,000) [BENCH_API_BATCH_COUNT]
   --api-single-count N    messages sent one a request, default 50,000 (quick 5,000) [BENCH_API_SINGLE_COUNT]
   --api-clients N         parallel clients for single sends, default 50 [BENCH_API_CLIENTS]
+  --contacts-count N      contacts imported, then expanded into a campaign, default 1,000,000 (quick 100,000) [BENCH_CONTACTS_COUNT]
+  --source-ips LIST       Postline again on the 1 KB load from a pool of N source IPs (127.0.0.2…), per N in the
+                          comma list; default 1,4 with target postline; 0 skips [BENCH_SOURCE_IPS]
   --timeout SECONDS       limit per run, default 900 [BENCH_TIMEOUT]
   --profile               run Postline with --cpu-prof into bench/results/
   --write                 merge the results into BENCHMARKS.md
@@ -67,8 +74,8 @@ function positiveInt(name: string, text: string | undefined, fallback: number, a
   return Number(text);
 }
 
-function parseOnly(text: string | undefined): { targets: Target[]; api: boolean } {
-  if (!text) return { targets: [...TARGETS], api: true };
+function parseOnly(text: string | undefined): { targets: Target[]; api: boolean; contacts: boolean } {
+  if (!text) return { targets: [...TARGETS], api: true, contacts: true };
   const picked = text.split(',').map((s) => s.trim()).filter(Boolean);
   for (const name of picked) {
     if (!(ONLY_NAMES as readonly string[]).includes(name)) {
@@ -76,7 +83,7 @@ function parseOnly(text: string | undefined): { targets: Target[]; api: boolean 
     }
   }
   // Keep the canonical order so the table always reads baseline → Postfix → Postline.
-  return { targets: TARGETS.filter((t) => picked.includes(t)), api: picked.includes('api') };
+  return { targets: TARGETS.filter((t) => picked.includes(t)), api: picked.includes('api'), contacts: picked.includes('contacts') };
 }
 
 /** Parses argv (without node and script) and env. Throws BenchUsageError on a bad value. */
@@ -93,6 +100,8 @@ export function parseBenchArgs(argv: string[], env: Record<string, string | unde
       'api-batch-count': { type: 'string' },
       'api-single-count': { type: 'string' },
       'api-clients': { type: 'string' },
+      'contacts-count': { type: 'string' },
+      'source-ips': { type: 'string' },
       timeout: { type: 'string' },
       profile: { type: 'boolean' },
       write: { type: 'boolean' },
@@ -117,6 +126,8 @@ export function parseBenchArgs(argv: string[], env: Record<string, string | unde
     targets: only.targets,
     scenarios: only.targets.length > 0 ? scenarios : [],
     apiScenarios,
+    contacts: only.contacts ? positiveInt('--contacts-count', values['contacts-count'] ?? env.BENCH_CONTACTS_COUNT, quick ? 100_000 : 1_000_000, true) : 0,
+    sourceIps: only.targets.includes('postline') ? sourceIpCounts(values['source-ips'] ?? env.BENCH_SOURCE_IPS) : [],
     sessions: positiveInt('--sessions', values.sessions ?? env.BENCH_SESSIONS, 20),
     timeoutMs: positiveInt('--timeout', values.timeout ?? env.BENCH_TIMEOUT, 900) * 1000,
     quick,
@@ -126,4 +137,12 @@ export function parseBenchArgs(argv: string[], env: Record<string, string | unde
     keepTemp: values['keep-temp'] ?? false,
     help: values.help ?? false,
   };
+}
+
+/** `--source-ips 1,4`: pool sizes to relay from (at most 8: 127.0.0.2 … 127.0.0.9); `0` none. */
+function sourceIpCounts(text: string | undefined): number[] {
+  if (text === undefined || text === '') return [1, 4];
+  const counts = text.split(',').map((t) => positiveInt('--source-ips', t.trim(), 0, true)).filter((n) => n > 0);
+  if (counts.some((n) => n > 8)) throw new BenchUsageError('--source-ips: at most 8 (127.0.0.2 … 127.0.0.9)');
+  return counts;
 }

@@ -2,7 +2,7 @@
 // and its sending domain in a fresh data dir, then `start --json` serves SMTP on a loopback
 // port, trusts 127.0.0.0/8 as tenant "bench", and relays everything to the sink.
 import { execFile, spawn } from 'node:child_process';
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -27,6 +27,8 @@ export interface PostlineRelayOptions {
   readonly startTimeoutMs?: number;
   /** Also serve the HTTP API on a loopback port and create a `send` API key (the API bench). */
   readonly api?: boolean;
+  /** Deliver from an IP pool of this many loopback addresses (127.0.0.2 …), the pool of every message (issue 5). */
+  readonly sourceIps?: number;
 }
 
 /** Where the API bench sends, when the relay was started with `api: true`. */
@@ -73,6 +75,7 @@ export async function startPostlineRelay(options: PostlineRelayOptions): Promise
   const port = await freePort();
   const httpPort = options.api ? await freePort() : null;
   const env = postlineEnv(options, port, httpPort);
+  if (options.sourceIps) env.POSTLINE_CONFIG = await writePoolConfig(options.dataDir, options.sourceIps);
   const cli = async (args: string[]) => {
     try {
       return (await run(process.execPath, [main, ...args], { cwd: options.root, env, timeout: 60_000 })).stdout;
@@ -163,4 +166,12 @@ export async function startPostlineRelay(options: PostlineRelayOptions): Promise
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+/** A configuration file whose default pool is `count` loopback addresses of equal weight. */
+async function writePoolConfig(dataDir: string, count: number): Promise<string> {
+  const ips = Array.from({ length: count }, (_, i) => `      - { address: 127.0.0.${i + 2}, hostname: relay${i + 1}.bench.test }`);
+  const file = join(dataDir, 'pools.yaml');
+  await writeFile(file, `ip_pools:\n  default_pool: bench\n  pools:\n    - name: bench\n      ips:\n${ips.join('\n')}\n`);
+  return file;
 }

@@ -8,6 +8,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runApiScenario, type ApiResult } from './api.ts';
+import { sourceIpsTextReport } from './source-ips-report.ts';
+import { contactsTextReport, runContactsBench, type ContactsBenchResult } from './contacts.ts';
 import { apiTextReport, writeApiBenchmarksMd } from './api-report.ts';
 import { BenchUsageError, USAGE, parseBenchArgs, type BenchOptions, type Scenario, type Target } from './args.ts';
 import { writeBenchmarksMd } from './benchmarks-md.ts';
@@ -39,7 +41,7 @@ function failedRun(target: Target, scenario: Scenario, sessions: number, error: 
   };
 }
 
-async function runOne(target: Target, scenario: Scenario, index: number, tmp: string, tools: PostfixTools, options: BenchOptions): Promise<RunResult> {
+async function runOne(target: Target, scenario: Scenario, index: number, tmp: string, tools: PostfixTools, options: BenchOptions, sourceIps = 0): Promise<RunResult> {
   log(`▶ ${target} ${scenario.label}: ${scenario.messages.toLocaleString('en-US')} messages over ${options.sessions} sessions, a new connection each`);
   const handle: { relay?: Relay; sink?: Sink } = {};
   live.add(handle);
@@ -52,7 +54,7 @@ async function runOne(target: Target, scenario: Scenario, index: number, tmp: st
     } else if (target === 'postline') {
       handle.relay = await startPostlineRelay({
         root: ROOT, dataDir: join(tmp, `postline-${index}`), sinkPort: handle.sink.port, concurrency: options.sessions,
-        profileDir: options.profile ? RESULTS_DIR : null,
+        profileDir: options.profile ? RESULTS_DIR : null, sourceIps,
       });
     }
     const result = await measure({
@@ -116,7 +118,10 @@ async function main(): Promise<number> {
   if (options.profile) await mkdir(RESULTS_DIR, { recursive: true });
 
   const results: RunResult[] = [];
+  // Issue 5: the 1 KB load again, from an IP pool of N source addresses (--source-ips).
+  const sourceIpResults: RunResult[] = [];
   const apiResults: ApiResult[] = [];
+  const contactsResults: ContactsBenchResult[] = [];
   try {
     let index = 0;
     for (const scenario of options.scenarios) {
@@ -124,6 +129,11 @@ async function main(): Promise<number> {
         results.push(await runOne(target, scenario, index++, tmp, tools, options));
         await sleep(1000); // Let the last connections' sockets close before the next run.
       }
+    }
+    for (const n of options.scenarios.length > 0 ? options.sourceIps : []) {
+      const scenario = { ...options.scenarios[0], label: `${options.scenarios[0].label}, ${n} source IP${n === 1 ? '' : 's'}` };
+      sourceIpResults.push(await runOne('postline', scenario, index++, tmp, tools, options, n));
+      await sleep(1000);
     }
     for (const scenario of options.apiScenarios) {
       apiResults.push(await runApiScenario(scenario, index++, {
@@ -136,6 +146,7 @@ async function main(): Promise<number> {
       }));
       await sleep(1000);
     }
+    if (options.contacts > 0) contactsResults.push(await runContactsBench({ root: ROOT, dataDir: tmp, contacts: options.contacts, timeoutMs: options.timeoutMs, progress: log }));
   } finally {
     await stopAll();
     if (options.keepTemp) log(`temp dir kept: ${tmp}`);
@@ -145,14 +156,16 @@ async function main(): Promise<number> {
 
   machine = { ...machine, loadAverageEnd: loadavg()[0] };
   log(`  load average at the end: ${machine.loadAverageEnd?.toFixed(2)}`);
-  if (options.json) process.stdout.write(JSON.stringify({ machine, command, results, api: apiResults }, null, 2) + '\n');
+  if (options.json) process.stdout.write(JSON.stringify({ machine, command, results, sourceIps: sourceIpResults, api: apiResults, contacts: contactsResults }, null, 2) + '\n');
   else {
     if (results.length > 0) process.stdout.write(`\n${textReport(results)}\n`);
+    if (sourceIpResults.length > 0) process.stdout.write(`\n${sourceIpsTextReport(sourceIpResults, results)}\n`);
     if (apiResults.length > 0) process.stdout.write(`\n${apiTextReport(apiResults)}\n`);
+    if (contactsResults.length > 0) process.stdout.write(`\n${contactsTextReport(contactsResults)}\n`);
   }
   await mkdir(RESULTS_DIR, { recursive: true });
   const saved = join(RESULTS_DIR, `run-${new Date().toISOString().replaceAll(':', '-').slice(0, 19)}.json`);
-  await writeFile(saved, JSON.stringify({ machine, command, results, api: apiResults }, null, 2) + '\n');
+  await writeFile(saved, JSON.stringify({ machine, command, results, sourceIps: sourceIpResults, api: apiResults, contacts: contactsResults }, null, 2) + '\n');
   log(`results saved to ${saved}`);
   if (options.profile) log(`CPU profiles of Postline: ${RESULTS_DIR}/*.cpuprofile (open in Chrome DevTools → Performance)`);
   if (options.write) {
@@ -160,7 +173,7 @@ async function main(): Promise<number> {
     if (apiResults.length > 0) await writeApiBenchmarksMd(join(ROOT, 'BENCHMARKS.md'), apiResults, machine, command);
     log('BENCHMARKS.md updated');
   }
-  return results.some((r) => r.error) || apiResults.some((r) => r.error) ? 1 : 0;
+  return results.some((r) => r.error) || sourceIpResults.some((r) => r.error) || apiResults.some((r) => r.error) || contactsResults.some((r) => r.error) ? 1 : 0;
 }
 
 // Ctrl-C or a CI timeout: stop the relays (Postfix's master is a daemon and would survive us).

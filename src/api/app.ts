@@ -39,6 +39,14 @@ import { inboxRoutes } from './routes/inbox.ts';
 import { messageContentRoutes } from './routes/message-content.ts';
 import { ipPoolRoutes } from './routes/ip-pools.ts';
 import { quotaRoutes } from './routes/quota.ts';
+import { contactRoutes } from './routes/contacts.ts';
+import { listRoutes } from './routes/lists.ts';
+import { segmentRoutes } from './routes/segments.ts';
+import { campaignRoutes } from './routes/campaigns.ts';
+import { campaignActionRoutes } from './routes/campaign-actions.ts';
+import { campaignLinkRoutes } from './routes/campaign-links.ts';
+import { linkHostRoutes } from './routes/link-hosts.ts';
+import { campaignRunnerPlugin } from './campaign-runner-plugin.ts';
 
 export interface CreateApiAppOptions {
   readonly config: Readonly<Config>;
@@ -119,6 +127,15 @@ export async function createApiApp(options: CreateApiAppOptions): Promise<ApiIns
   registerTenantRoutes(app, messageContentRoutes);
   registerAdminRoutes(app, ipPoolRoutes);
   registerTenantRoutes(app, quotaRoutes);
+  registerTenantRoutes(app, contactRoutes);
+  registerTenantRoutes(app, listRoutes);
+  registerTenantRoutes(app, segmentRoutes);
+  registerTenantRoutes(app, campaignRoutes);
+  registerTenantRoutes(app, campaignActionRoutes);
+  registerTenantRoutes(app, linkHostRoutes);
+  // Public, no auth: one-click unsubscribe (RFC 8058), the preference page, open and click tracking.
+  await app.register(campaignLinkRoutes);
+  await app.register(campaignRunnerPlugin);
   if (sessions) {
     await app.register(sessionRoutes(sessions));
     // Last: `/` and the client-side routes of the built dashboard (src/web/static-ui.ts).

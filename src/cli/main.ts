@@ -8,6 +8,7 @@ import { registerQueueCommands } from './queue-commands.ts';
 import { registerSuppressionCommands } from './suppression-commands.ts';
 import { registerUserCommands } from './user-commands.ts';
 import { registerDoctorCommand } from './doctor-command.ts';
+import { registerContactCommands } from './contact-commands.ts';
 import { startCommand } from './start-command.ts';
 
 export interface GlobalOptions {
@@ -44,6 +45,7 @@ registerQueueCommands(program);
 registerSuppressionCommands(program);
 registerUserCommands(program);
 registerDoctorCommand(program);
+registerContactCommands(program);
 
 try {
   await program.parseAsync(process.argv);

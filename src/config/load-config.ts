@@ -85,6 +85,9 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) 
   POSTLINE_MTA_STS: { path: ['tls_policy', 'mta_sts'], parse: bool('POSTLINE_MTA_STS') },
   POSTLINE_MTA_STS_PORT: { path: ['tls_policy', 'mta_sts_port'], parse: int('POSTLINE_MTA_STS_PORT') },
   POSTLINE_TLS_POLICY_CA_FILE: { path: ['tls_policy', 'ca_file'], parse: (v) => v || null },
+  POSTLINE_CAMPAIGNS_RUNNER: { path: ['campaigns', 'runner'], parse: bool('POSTLINE_CAMPAIGNS_RUNNER') },
+  POSTLINE_CAMPAIGNS_TICK_INTERVAL: { path: ['campaigns', 'tick_interval'], parse: String },
+  POSTLINE_CAMPAIGNS_PUBLIC_URL: { path: ['campaigns', 'public_url'], parse: (v) => v || null },
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

@@ -329,6 +329,30 @@ export const configSchema = z.strictObject({
     /** A failed STARTTLS handshake is retried once in plaintext on the same host unless a policy requires TLS. */
     plaintext_fallback: z.boolean().default(true),
   }).prefault({}),
+  /** Bulk mail: contacts, campaigns, pacing, tracking and unsubscribe links (src/campaigns/). */
+  campaigns: z.strictObject({
+    /** Run the campaign runner (expansion into the queue) in this process; off: campaigns wait. */
+    runner: z.boolean().default(true),
+    /** How often the runner wakes to queue the next batch of each sending campaign. */
+    tick_interval: duration.prefault('250ms'),
+    /** Base URL of the public unsubscribe (/u/…) and tracking (/t/…) links; null: `https://<hostname>`. */
+    public_url: z.url({ protocol: /^https?$/ }).nullable().default(null),
+    /** Open and click tracking of new broadcast campaigns unless the campaign says otherwise. */
+    track_opens: z.boolean().default(true),
+    track_clicks: z.boolean().default(true),
+    /** Send rate of a campaign that names none (messages per minute), and the highest rate allowed. */
+    default_rate_per_minute: z.number().int().positive().default(1000),
+    max_rate_per_minute: z.number().int().positive().default(1_000_000),
+    /** A running campaign pauses itself when its bounce or complaint rate passes these (0: never). */
+    auto_pause_bounce_rate: z.number().min(0).max(1).default(0.1),
+    auto_pause_complaint_rate: z.number().min(0).max(1).default(0.005),
+    /** … once at least this many of its messages have a final outcome. */
+    auto_pause_min_outcomes: z.number().int().positive().default(200),
+    /** Ledger rows of finished campaigns are deleted this long after they were written (0: kept). */
+    ledger_retention: duration.prefault('30d'),
+    /** A click this soon after delivery is counted as a link scanner's (machine), not a person's. */
+    scanner_click_window: duration.prefault('10s'),
+  }).prefault({}),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -24,7 +24,10 @@ export const WEBHOOK_EVENT_TYPES = ['webhook.disabled', 'webhook.test'] as const
 /** About sending domains (src/domains/): a DKIM record that was found is gone or changed; a domain became verified. */
 export const DOMAIN_EVENT_TYPES = ['domain.dns_error', 'domain.verified'] as const;
 
-export const EVENT_TYPES = [...MESSAGE_EVENT_TYPES, ...WEBHOOK_EVENT_TYPES, ...DOMAIN_EVENT_TYPES] as const;
+/** Bulk mail (src/campaigns/): engagement with campaign messages, unsubscribes, and campaign state changes. */
+export const CAMPAIGN_EVENT_TYPES = ['message.opened', 'message.clicked', 'contact.unsubscribed', 'campaign.started', 'campaign.paused', 'campaign.finished'] as const;
+
+export const EVENT_TYPES = [...MESSAGE_EVENT_TYPES, ...WEBHOOK_EVENT_TYPES, ...DOMAIN_EVENT_TYPES, ...CAMPAIGN_EVENT_TYPES] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 

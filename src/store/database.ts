@@ -479,3 +479,174 @@ export interface Database {
   tenant_hourly_counts: TenantHourlyCountTable;
   mta_sts_policies: MtaStsPolicyTable;
 }
+
+export type ContactStatus = 'subscribed' | 'unsubscribed' | 'bounced' | 'complained';
+export type ListMemberStatus = 'subscribed' | 'unsubscribed' | 'unconfirmed';
+export type CampaignStatus = 'draft' | 'scheduled' | 'sending' | 'paused' | 'sent' | 'cancelled';
+export type ImportRejectReason = 'invalid' | 'duplicate' | 'suppressed' | 'malformed';
+
+/** 0011: a contact of a tenant; `email` normalised as suppression addresses are. */
+export interface ContactTable {
+  /** Public id, `ct_…`; sorts by creation (the campaign expansion cursor). */
+  id: string;
+  tenant_id: string;
+  email: string;
+  name: string | null;
+  /** JSON object of custom attributes. */
+  attributes: string;
+  status: ContactStatus;
+  created_at: number;
+  updated_at: number;
+}
+
+/** 0011: a list of contacts. */
+export interface ContactListTable {
+  /** Public id, `lst_…`. */
+  id: string;
+  tenant_id: string;
+  name: string;
+  description: string | null;
+  opt_in: 'single' | 'double';
+  /** Double opt-in: the confirmation mail's sender and Handlebars sources. */
+  confirm_from: string | null;
+  confirm_subject: string | null;
+  confirm_html: string | null;
+  confirm_text: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** 0011: a contact on a list. */
+export interface ListMemberTable {
+  list_id: string;
+  contact_id: string;
+  tenant_id: string;
+  status: ListMemberStatus;
+  job_id: string | null;
+  opted_in_at: number | null;
+  opt_in_ip: string | null;
+  created_at: number;
+}
+
+/** 0011: a CSV import into a list. */
+export interface ContactImportJobTable {
+  /** Public id, `imp_…`. */
+  id: string;
+  tenant_id: string;
+  list_id: string;
+  status: 'running' | 'finished' | 'failed';
+  rows: number;
+  imported: number;
+  existing: number;
+  rejected: number;
+  error: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+/** 0011: one rejected row of an import. */
+export interface ContactImportRejectionTable {
+  job_id: string;
+  line: number;
+  email: string;
+  reason: ImportRejectReason;
+  detail: string | null;
+}
+
+/** 0011: a saved dynamic segment. */
+export interface SegmentTable {
+  /** Public id, `seg_…`. */
+  id: string;
+  tenant_id: string;
+  name: string;
+  /** JSON filter (campaigns/segment-filter.ts). */
+  filter: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** 0011: a campaign. */
+export interface CampaignTable {
+  /** Public id, `cmp_…`. */
+  id: string;
+  tenant_id: string;
+  name: string;
+  from_address: string;
+  from_name: string | null;
+  reply_to: string | null;
+  subject: string;
+  html: string | null;
+  text: string | null;
+  /** JSON array of list ids. */
+  list_ids: string;
+  segment_id: string | null;
+  stream: Stream;
+  status: CampaignStatus;
+  rate_per_minute: number;
+  send_at: number | null;
+  /** JSON sending window (campaigns/send-window.ts); null: any time. */
+  send_window: string | null;
+  track_opens: number;
+  track_clicks: number;
+  ab: string | null;
+  cursor: string | null;
+  pace_start: number | null;
+  pace_count: number;
+  queued: number;
+  skipped_suppressed: number;
+  skipped_unsubscribed: number;
+  paused_reason: string | null;
+  started_at: number | null;
+  finished_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** 0011: what a campaign did for one contact; unique per (campaign, contact). */
+export interface CampaignLedgerTable {
+  campaign_id: string;
+  contact_id: string;
+  message_id: string | null;
+  outcome: 'queued' | 'suppressed' | 'unsubscribed';
+  variant: string | null;
+  created_at: number;
+}
+
+/** 0011: an open or a click of a tracked message. */
+export interface TrackingEventTable {
+  id: Generated<number>;
+  tenant_id: string;
+  campaign_id: string | null;
+  message_id: string;
+  contact_id: string | null;
+  kind: 'open' | 'click';
+  url: string | null;
+  machine: number;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: number;
+}
+
+/** 0011: the link host of a sending domain's campaign messages. */
+export interface CampaignLinkHostTable {
+  tenant_id: string;
+  /** The sending domain (lower-case). */
+  domain: string;
+  /** e.g. `links.example.com`: a CNAME to this instance. */
+  host: string;
+  created_at: number;
+}
+
+// Declaration merging adds the 0011 tables to Database.
+export interface Database {
+  campaign_link_hosts: CampaignLinkHostTable;
+  contacts: ContactTable;
+  contact_lists: ContactListTable;
+  list_members: ListMemberTable;
+  contact_import_jobs: ContactImportJobTable;
+  contact_import_rejections: ContactImportRejectionTable;
+  segments: SegmentTable;
+  campaigns: CampaignTable;
+  campaign_ledger: CampaignLedgerTable;
+  tracking_events: TrackingEventTable;
+}

@@ -67,3 +67,23 @@ export {
   getMtaStsPolicy, putMtaStsPolicy,
 } from './repos/ip-pools.ts';
 export type { IpPoolMemberInput, StoredIpPool, TenantSendingPatch } from './repos/ip-pools.ts';
+export type {
+  ContactTable, ContactStatus, ContactListTable, ListMemberTable, ListMemberStatus, ContactImportJobTable, ContactImportRejectionTable, ImportRejectReason,
+  SegmentTable, CampaignTable, CampaignStatus, CampaignLedgerTable, TrackingEventTable, CampaignLinkHostTable,
+} from './database.ts';
+export {
+  CONTACT_ROWS_PER_STATEMENT, upsertContacts, addListMembers, membersAddedByJob, markMembersForJob, removeListMember, setListMemberStatus, getContact, findContactByEmail, listContactsPage,
+  updateContact, deleteContact, setContactStatusByEmail, setContactStatuses, confirmListMember, insertList, getList, findListByName, listListsPage, updateList, deleteList, listMemberCounts, listMembersPage,
+} from './repos/contacts.ts';
+export type { ContactInput, UpsertedContact, ConfirmTemplate } from './repos/contacts.ts';
+export { insertImportJob, recordImportBatch, finishImportJob, getImportJob, listImportRejections } from './repos/contact-imports.ts';
+export type { ImportRejection } from './repos/contact-imports.ts';
+export { countAudience, audiencePage, insertSegment, getSegment, listSegmentsPage, updateSegment, deleteSegment } from './repos/segments.ts';
+export type { SegmentCondition, SegmentOp, SegmentValue, Audience } from './repos/segments.ts';
+export {
+  insertCampaign, getCampaign, getCampaignById, listCampaignsPage, updateCampaignIf, deleteCampaign, runnableCampaigns, insertLedger, advanceCampaign, ledgerCounts,
+  ledgerByMessage, campaignDeliveryCounts, campaignEventCounts, campaignHardBounces, pruneLedger, abVariantStats,
+} from './repos/campaigns.ts';
+export type { NewCampaign, LedgerEntry } from './repos/campaigns.ts';
+export { insertTrackingEvent, countTrackingFor, campaignTrackingCounts, campaignClicksByUrl, campaignTrackingSeries, getLinkHost, listLinkHosts, putLinkHost, deleteLinkHost } from './repos/tracking.ts';
+export type { NewTrackingEvent, TrackingCounts } from './repos/tracking.ts';

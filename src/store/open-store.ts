@@ -22,8 +22,9 @@ import * as m0007 from './migrations/0007-suppressions.ts';
 import * as m0008 from './migrations/0008-feedback.ts';
 import * as m0009 from './migrations/0009-users.ts';
 import * as m0010 from './migrations/0010-ip-pools.ts';
+import * as m0011 from './migrations/0011-campaigns.ts';
 
-const MIGRATIONS: Record<string, Migration> = { '0001-initial': m0001, '0002-api-keys': m0002, '0003-sending': m0003, '0004-webhooks': m0004, '0005-audit-log': m0005, '0006-domain-auth': m0006, '0007-suppressions': m0007, '0008-feedback': m0008, '0009-users': m0009, '0010-ip-pools': m0010 };
+const MIGRATIONS: Record<string, Migration> = { '0001-initial': m0001, '0002-api-keys': m0002, '0003-sending': m0003, '0004-webhooks': m0004, '0005-audit-log': m0005, '0006-domain-auth': m0006, '0007-suppressions': m0007, '0008-feedback': m0008, '0009-users': m0009, '0010-ip-pools': m0010, '0011-campaigns': m0011 };
 
 class StaticMigrations implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {

@@ -65,7 +65,7 @@ describe('GET /api/v1/events', () => {
   });
 
   it('answers 400 problem+json for an unknown type or a bad cursor', async () => {
-    for (const [q, pointer] of [['?type=message.opened', '/type'], ['?cursor=abc', '/cursor'], ['?since=now', '/since']]) {
+    for (const [q, pointer] of [['?type=message.teleported', '/type'], ['?cursor=abc', '/cursor'], ['?since=now', '/since']]) {
       const res = await a.client.request('GET', `/api/v1/events${q}`);
       assert.equal(res.status, 400, q);
       assert.ok(isProblem(res, 400));

@@ -88,6 +88,35 @@ async function newCapturedMessage(owner: ApiClient, context: IsolationContext): 
   return { id };
 }
 
+/** A contact of the owner: `{ id }`. */
+async function newContact(owner: ApiClient): Promise<Record<string, string>> {
+  return { id: await created(owner, '/api/v1/contacts', { email: `iso${process.pid}-${++seq}@contacts.example` }) };
+}
+const newList = async (owner: ApiClient) => ({ id: await created(owner, '/api/v1/lists', { name: `iso-${++seq}` }) });
+const newSegment = async (owner: ApiClient) => ({ id: await created(owner, '/api/v1/segments', { name: `iso-${++seq}`, filter: { field: 'name', op: 'exists' } }) });
+/** A list with one finished import (one rejected row): `{ id, jobId }`. */
+async function newImport(owner: ApiClient): Promise<Record<string, string>> {
+  const { id } = await newList(owner);
+  const res = await owner.request('POST', `/api/v1/lists/${id}/import`, `email\r\niso${++seq}@contacts.example\r\nbad\r\n`, { 'content-type': 'text/csv' });
+  if (res.status !== 200) throw new Error(`setup import: ${res.status} ${res.text}`);
+  return { id, jobId: res.body.id as string };
+}
+
+/** A link host of one of the owner's domains: `{ domain, id }` (the host, for lists). */
+async function newLinkHost(owner: ApiClient): Promise<Record<string, string>> {
+  const domain = (await owner.request('GET', `/api/v1/domains/${await newDomain(owner)}`)).body.name as string;
+  const res = await owner.request('PUT', `/api/v1/link-hosts/${domain}`, { host: `links.${domain}` });
+  if (res.status !== 200) throw new Error(`setup PUT /api/v1/link-hosts: ${res.status} ${res.text}`);
+  return { domain, id: `links.${domain}` };
+}
+
+/** A draft campaign of the owner to a new list, from a new domain: `{ id }`. */
+async function newCampaign(owner: ApiClient): Promise<Record<string, string>> {
+  const domainId = await newDomain(owner);
+  const from = (await owner.request('GET', `/api/v1/domains/${domainId}`)).body.name;
+  const { id: list } = await newList(owner);
+  return { id: await created(owner, '/api/v1/campaigns', { name: `iso-${++seq}`, from: `news@${from}`, subject: 'Hi', text: 'Hello', lists: [list] }) };
+}
 
 export const ISOLATION_ROUTES: IsolationRoute[] = [
   { route: 'GET /api/v1/keys', kind: 'list', setup: async (o) => ({ id: await newKey(o) }), ownerStatus: 200 },
@@ -143,6 +172,39 @@ export const ISOLATION_ROUTES: IsolationRoute[] = [
   { route: 'GET /api/v1/inbox', kind: 'list', setup: newCapturedMessage, ownerStatus: 200 },
   { route: 'GET /api/v1/messages/{id}/content', setup: async (o) => ({ id: (await newQueuedMessage(o)).id }), ownerStatus: 200 },
   { route: 'GET /api/v1/messages/{id}/attachments/{index}', setup: async (o) => ({ id: (await newQueuedMessage(o)).id, index: '0' }), ownerStatus: 200 },
+  // Contacts, lists and segments (issue 9).
+  { route: 'GET /api/v1/contacts', kind: 'list', setup: newContact, ownerStatus: 200 },
+  { route: 'GET /api/v1/contacts/{id}', setup: newContact, ownerStatus: 200 },
+  { route: 'PATCH /api/v1/contacts/{id}', setup: newContact, body: () => ({ name: 'Changed' }), ownerStatus: 200 },
+  { route: 'DELETE /api/v1/contacts/{id}', setup: newContact, ownerStatus: 204 },
+  { route: 'GET /api/v1/lists', kind: 'list', setup: newList, ownerStatus: 200 },
+  { route: 'GET /api/v1/lists/{id}', setup: newList, ownerStatus: 200 },
+  { route: 'PATCH /api/v1/lists/{id}', setup: newList, body: () => ({ description: 'changed' }), ownerStatus: 200 },
+  { route: 'DELETE /api/v1/lists/{id}', setup: newList, ownerStatus: 204 },
+  // A JSON body: B's own request reaches the media-type check (415), A's stops at the list (404).
+  { route: 'POST /api/v1/lists/{id}/import', setup: newList, body: () => ({ email: 'x@example.com' }), ownerStatus: 415 },
+  { route: 'GET /api/v1/lists/{id}/export', setup: newList, ownerStatus: 200 },
+  { route: 'GET /api/v1/lists/{id}/imports/{jobId}', setup: newImport, ownerStatus: 200 },
+  { route: 'GET /api/v1/lists/{id}/imports/{jobId}/rejected', setup: newImport, ownerStatus: 200 },
+  { route: 'GET /api/v1/segments', kind: 'list', setup: newSegment, ownerStatus: 200 },
+  { route: 'GET /api/v1/segments/{id}', setup: newSegment, ownerStatus: 200 },
+  { route: 'PATCH /api/v1/segments/{id}', setup: newSegment, body: () => ({ name: 'changed' }), ownerStatus: 200 },
+  { route: 'DELETE /api/v1/segments/{id}', setup: newSegment, ownerStatus: 204 },
+  { route: 'GET /api/v1/segments/{id}/count', setup: newSegment, ownerStatus: 200 },
+  // Campaigns (issue 9). Pause and resume of a draft are 409 for the owner: the route runs, A's 404 is isolation.
+  { route: 'GET /api/v1/campaigns', kind: 'list', setup: newCampaign, ownerStatus: 200 },
+  { route: 'GET /api/v1/campaigns/{id}', setup: newCampaign, ownerStatus: 200 },
+  { route: 'PATCH /api/v1/campaigns/{id}', setup: newCampaign, body: () => ({ name: 'changed' }), ownerStatus: 200 },
+  { route: 'DELETE /api/v1/campaigns/{id}', setup: newCampaign, ownerStatus: 204 },
+  { route: 'POST /api/v1/campaigns/{id}/send', setup: newCampaign, ownerStatus: 200 },
+  { route: 'POST /api/v1/campaigns/{id}/pause', setup: newCampaign, ownerStatus: 409 },
+  { route: 'POST /api/v1/campaigns/{id}/resume', setup: newCampaign, ownerStatus: 409 },
+  { route: 'POST /api/v1/campaigns/{id}/cancel', setup: newCampaign, ownerStatus: 200 },
+  { route: 'POST /api/v1/campaigns/{id}/test', setup: newCampaign, body: () => ({ to: ['qa@example.net'] }), ownerStatus: 202 },
+  { route: 'GET /api/v1/campaigns/{id}/report', setup: newCampaign, ownerStatus: 200 },
+  { route: 'GET /api/v1/link-hosts', kind: 'list', setup: newLinkHost, ownerStatus: 200 },
+  { route: 'PUT /api/v1/link-hosts/{domain}', setup: newLinkHost, body: (p) => ({ host: `go.${p.domain}` }), ownerStatus: 200 },
+  { route: 'DELETE /api/v1/link-hosts/{domain}', setup: newLinkHost, ownerStatus: 204 },
 ];
 
 /** Fills `{name}` placeholders of an OpenAPI path. */
