@@ -14,15 +14,18 @@ export async function headAndRelaxedBodyHash(message: AsyncIterable<Buffer | str
   let pending = Buffer.alloc(0);
   let emptyLines = 0;
   const line = (raw: Buffer) => {
-    let text = raw.toString('latin1');
-    if (text.endsWith('\r')) text = text.slice(0, -1);
-    text = text.replace(/[ \t]+/g, ' ').replace(/ $/, '');
-    if (text.length === 0) {
+    let bytes = raw.length > 0 && raw[raw.length - 1] === 0x0d ? raw.subarray(0, raw.length - 1) : raw;
+    // Only lines with a space or tab need rewriting (most base64 and text lines have none at
+    // the end and no runs): the others are hashed as they are, without a string copy.
+    if (bytes.includes(0x20) || bytes.includes(0x09)) {
+      bytes = Buffer.from(bytes.toString('latin1').replace(/[ \t]+/g, ' ').replace(/ $/, ''), 'latin1');
+    }
+    if (bytes.length === 0) {
       emptyLines++;
       return;
     }
     for (; emptyLines > 0; emptyLines--) hash.update(CRLF);
-    hash.update(Buffer.from(text, 'latin1'));
+    hash.update(bytes);
     hash.update(CRLF);
   };
   for await (const chunk of message) {

@@ -55,6 +55,27 @@ export interface OutboundPlan {
 }
 
 const DOMAIN_CACHE_MS = 60_000;
+
+/** At most a few spooled (over 1 MiB) bodies are read for hashing at once: each holds stream buffers. */
+class Gate {
+  readonly max: number;
+  #active = 0;
+  readonly #waiting: Array<() => void> = [];
+  constructor(max: number) {
+    this.max = max;
+  }
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#active >= this.max) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#active++;
+    try {
+      return await work();
+    } finally {
+      this.#active--;
+      this.#waiting.shift()?.();
+    }
+  }
+}
+const largeBodies = new Gate(4);
 const returnPaths = new WeakMap<object, Map<string, { domain: string | null; at: number }>>();
 
 /** The tenant's sending domain that owns `name` (or a parent of it) when its return path verified. */
@@ -99,14 +120,21 @@ export async function planOutbound(options: OutboundOptions, msg: OutboundMessag
   const verp = options.verp;
   const mailFrom = verp && rpDomain ? (id: number) => verp.address(id, rpDomain) : () => msg.mailFrom;
   const perRecipient = !!(verp && rpDomain);
-  // A spooled (large) body is never read into memory: it is hashed as a stream (when there is
-  // something to sign) and sent as a stream behind the fields added in front of it.
+  // A spooled (large) body is never read into memory, and is read only when the message is
+  // really sent: at DATA, the file is hashed as a stream (DKIM bh=) and then streamed behind
+  // the fields added in front of it. An attempt that never reaches DATA opens nothing.
   if (msg.bodyPath) {
-    const { head, bodyHash } = await headAndRelaxedBodyHash(options.openSpool(msg.bodyPath));
-    const fields = addedFields(msg, domain, head.toString('latin1'), options.cfblAddress);
-    const signatures = keys.length > 0 ? await dkimSignatureHeaders(Buffer.concat([fields, head, CRLF]), keys, { bodyHash, onThisThread: true }) : '';
-    const front = Buffer.concat([Buffer.from(signatures, 'latin1'), fields]);
-    return { body: () => prepend(front, msg.body()), size: msg.size + front.length, mailFrom, perRecipient, dkim: keys.map((k) => `${k.domain}/${k.selector}`) };
+    const path = msg.bodyPath;
+    const body = () => Readable.from((async function* () {
+      const { head, bodyHash } = await largeBodies.run(() => headAndRelaxedBodyHash(options.openSpool(path)));
+      const fields = addedFields(msg, domain, head.toString('latin1'), options.cfblAddress);
+      const signatures = keys.length > 0 ? await dkimSignatureHeaders(Buffer.concat([fields, head, CRLF]), keys, { bodyHash, onThisThread: true }) : '';
+      yield Buffer.concat([Buffer.from(signatures, 'latin1'), fields]);
+      for await (const chunk of msg.body() as Readable) yield chunk as Buffer;
+    })());
+    // RFC 1870 §4: SIZE is an estimate; the added fields are not known before DATA.
+    const estimate = msg.size + 512 + keys.length * 1024;
+    return { body, size: estimate, mailFrom, perRecipient, dkim: keys.map((k) => `${k.domain}/${k.selector}`) };
   }
   const raw = msg.inline;
   if (!raw) return { ...unchanged, mailFrom, perRecipient };
@@ -133,12 +161,4 @@ function addedFields(msg: OutboundMessage, domain: string | null, head: string, 
 /** Gmail's Feedback-ID: colon-separated identifiers, the last one naming the sender. */
 function feedbackId(msg: OutboundMessage, domain: string | null): string {
   return `${msg.stream}:${msg.tenantId}:${domain ?? 'unknown'}:postline`;
-}
-
-function prepend(head: Buffer, body: Buffer | Readable): Buffer | Readable {
-  if (Buffer.isBuffer(body)) return Buffer.concat([head, body]);
-  return Readable.from((async function* () {
-    yield head;
-    for await (const chunk of body) yield chunk as Buffer;
-  })());
 }
