@@ -1,92 +1,28 @@
 // Issue 9 end to end: a real Postline process, the test DNS and an SMTP sink. A campaign
 // paced at a set rate reaches the sink at that rate (±10%) and is never queued faster; the
 // one-click POST unsubscribes and the next campaign skips the contact. (kill -9: campaign-crash.test.ts.)
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism, loadavg } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
-import { startDeliveryRig, type DeliveryRig } from '../queue/delivery-harness.ts';
+import { useCampaignRig, SINK, RCPT_DOMAIN } from './campaign-rig.ts';
 
-const SINK = '127.0.0.2';
-const RCPT_DOMAIN = 'rcpt.test';
-
-let rig: DeliveryRig;
-let key: string;
-
-async function api(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: any; text: string }> {
-  const base = `http://${rig.postline.http!.host}:${rig.postline.http!.port}`;
-  const res = await fetch(`${base}${path}`, {
-    method, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': contentType }) },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    parsed = null;
-  }
-  return { status: res.status, body: parsed, text };
-}
-
-async function listOf(name: string, prefix: string, n: number): Promise<string> {
-  const l = await api('POST', '/api/v1/lists', { name });
-  assert.equal(l.status, 201, l.text);
-  let csv = 'email,name\n';
-  for (let i = 0; i < n; i++) csv += `${prefix}${i}@${RCPT_DOMAIN},P${i}\n`;
-  const r = await api('POST', `/api/v1/lists/${l.body.id}/import`, csv, 'text/csv');
-  assert.equal(r.status, 200, r.text);
-  assert.equal(r.body.imported, n);
-  return l.body.id;
-}
-
-async function campaign(list: string, rate: number, subject: string): Promise<string> {
-  const c = await api('POST', '/api/v1/campaigns', { name: subject, from: 'News <news@acme.test>', subject, text: 'Hello {{contact.name}}', html: '<p>Hello {{contact.name}}</p>', lists: [list], rate_per_minute: rate });
-  assert.equal(c.status, 201, c.text);
-  const s = await api('POST', `/api/v1/campaigns/${c.body.id}/send`);
-  assert.equal(s.status, 200, s.text);
-  return c.body.id;
-}
-
-/** The campaign once it reached `status` (the runner notices the end of the audience on its next tick). */
-async function campaignWhen(id: string, status: string): Promise<any> {
-  let c = await api('GET', `/api/v1/campaigns/${id}`);
-  for (let i = 0; c.body.status !== status && i < 100; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    c = await api('GET', `/api/v1/campaigns/${id}`);
-  }
-  return c.body;
-}
-
-const forSubject = (subject: string) => rig.sink(SINK).messages.filter((m) => m.raw.includes(`Subject: ${subject}\r\n`));
-
-before(async () => {
-  rig = await startDeliveryRig({
-    sinks: [SINK], domains: ['acme.test'],
-    env: { POSTLINE_API_KEY_RATE: '0', POSTLINE_CAMPAIGNS_TICK_INTERVAL: '100ms', POSTLINE_CAMPAIGNS_PUBLIC_URL: 'http://links.acme.test', POSTLINE_LOG_LEVEL: 'warn' },
-  });
-  rig.dns.mx(RCPT_DOMAIN, ['mx.rcpt.test']);
-  rig.dns.a('mx.rcpt.test', SINK);
-  key = (await rig.postline.cli('key', 'create', '--tenant', 'acme', '--scopes', 'send,read,manage')).key;
-});
-
-after(async () => {
-  await rig?.close();
-});
+const cr = useCampaignRig();
+const { api, listOf, campaign, campaignWhen, forSubject } = cr;
 
 describe('Issue 9: campaigns through a real server to the sink', () => {
   it('delivers a 5,000-contact campaign paced at 12,000/min to the sink at that rate (±10%), never queued faster', async () => {
     const RATE = 12_000;
     const list = await listOf('Paced', 'p', 5000);
     const id = await campaign(list, RATE, 'paced');
-    const got = await rig.sink(SINK).waitFor((ms) => ms.filter((m) => m.raw.includes('Subject: paced\r\n')).length >= 5000, 40_000);
+    const got = await cr.rig.sink(SINK).waitFor((ms) => ms.filter((m) => m.raw.includes('Subject: paced\r\n')).length >= 5000, 40_000);
     const times = got.filter((m) => m.raw.includes('Subject: paced\r\n')).map((m) => m.receivedAt.getTime()).sort((a, b) => a - b);
     assert.equal(times.length, 5000);
     // The middle 90 %: start-up and the tail are not the rate.
     const a = times[250];
     const b = times[4750];
     const perMinute = (4500 / (b - a)) * 60_000;
-    const db = new DatabaseSync(`${rig.postline.dataDir}/postline.db`, { readOnly: true });
+    const db = new DatabaseSync(`${cr.rig.postline.dataDir}/postline.db`, { readOnly: true });
     const ledger = db.prepare('select created_at as t from campaign_ledger where campaign_id = ? order by created_at').all(id).map((r) => Number((r as { t: number }).t));
     db.close();
     const queuedPerMinute = (4500 / (ledger[4750] - ledger[250])) * 60_000;
@@ -119,15 +55,15 @@ describe('Issue 9: campaigns through a real server to the sink', () => {
   it('the one-click POST (RFC 8058) unsubscribes, and the next campaign skips that contact', async () => {
     const list = await listOf('Unsub', 'u', 3);
     await campaign(list, 6000, 'first');
-    await rig.sink(SINK).waitFor((ms) => ms.filter((m) => m.raw.includes('Subject: first\r\n')).length >= 3, 20_000);
+    await cr.rig.sink(SINK).waitFor((ms) => ms.filter((m) => m.raw.includes('Subject: first\r\n')).length >= 3, 20_000);
     const msg = forSubject('first').find((m) => m.rcptTo.includes(`u1@${RCPT_DOMAIN}`))!;
     const url = /List-Unsubscribe: <http:\/\/links\.acme\.test(\/u\/[^>]+)>/.exec(msg.raw.toString('latin1'))![1];
     // The mailbox provider posts the one-click body to the URL of the header.
-    const base = `http://${rig.postline.http!.host}:${rig.postline.http!.port}`;
+    const base = `http://${cr.rig.postline.http!.host}:${cr.rig.postline.http!.port}`;
     const res = await fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
     assert.equal(res.status, 200);
     const second = await campaign(list, 6000, 'second');
-    await rig.sink(SINK).waitFor((ms) => ms.filter((m) => m.raw.includes('Subject: second\r\n')).length >= 2, 20_000);
+    await cr.rig.sink(SINK).waitFor((ms) => ms.filter((m) => m.raw.includes('Subject: second\r\n')).length >= 2, 20_000);
     const c = { body: await campaignWhen(second, 'sent') };
     assert.deepEqual(c.body.counts, { queued: 2, skipped_suppressed: 0, skipped_unsubscribed: 1 });
     assert.deepEqual(forSubject('second').flatMap((m) => m.rcptTo).sort(), [`u0@${RCPT_DOMAIN}`, `u2@${RCPT_DOMAIN}`]);
