@@ -78,9 +78,16 @@ describe('webhooks: at least once across kill -9', () => {
       if (Date.now() > deadline) throw new Error('no failed webhook call before the crash');
       await new Promise((r) => setTimeout(r, 100));
     }
-    const expected = (await api('GET', '/api/v1/events?limit=100')).body.data
+    // The sink has every message; the delivery thread records each outcome just after (it runs
+    // at a lower priority than the API), so wait for the events rather than assume them.
+    const eventIds = async () => (await api('GET', '/api/v1/events?limit=100')).body.data
       .filter((e: { type: string }) => e.type === 'message.queued' || e.type === 'message.delivered')
       .map((e: { id: string }) => e.id) as string[];
+    let expected = await eventIds();
+    while (expected.length < MESSAGES * 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      expected = await eventIds();
+    }
     assert.equal(expected.length, MESSAGES * 2, 'every message was queued and delivered before the crash');
     await proc.kill9();
 
