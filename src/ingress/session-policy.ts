@@ -49,7 +49,7 @@ export async function checkMailFrom(ctx: PolicyContext, address: SMTPServerAddre
   if (parsed.utf8 && !session.envelope.smtpUtf8) throw smtpError('C553NeedUtf8', 'A UTF-8 sender address requires the SMTPUTF8 parameter (RFC 6531)');
   if (user && !(await ctx.directory.ownsDomain(user.tenant.id, parsed.domain))) {
     if (await ctx.directory.pendingDomain(user.tenant.id, parsed.domain)) {
-      throw smtpError('C550SenderDenied', `Sender <${parsed.address}> is in a domain of tenant ${user.tenant.name} that is not verified yet: publish its DNS records and verify it`);
+      throw smtpError('C550SenderDenied', `Sender <${parsed.address}> is in a domain of tenant ${user.tenant.name} that is not verified yet: publish its DNS records, then check them (postline domain check, or POST /api/v1/domains/{id}/verify)`);
     }
     throw smtpError('C550SenderDenied', `Sender <${parsed.address}> is not in a domain of tenant ${user.tenant.name}: add the domain first`);
   }

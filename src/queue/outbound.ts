@@ -18,6 +18,7 @@ import { headAndRelaxedBodyHash } from '../domains/dkim-body-stream.ts';
 
 const CRLF = Buffer.from('\r\n');
 import type { VerpCodec } from '../feedback/verp.ts';
+import { Gate } from '../concurrency/gate.ts';
 
 export interface OutboundOptions {
   readonly db: Kysely<Database>;
@@ -57,24 +58,6 @@ export interface OutboundPlan {
 const DOMAIN_CACHE_MS = 60_000;
 
 /** At most a few spooled (over 1 MiB) bodies are read for hashing at once: each holds stream buffers. */
-class Gate {
-  readonly max: number;
-  #active = 0;
-  readonly #waiting: Array<() => void> = [];
-  constructor(max: number) {
-    this.max = max;
-  }
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#active >= this.max) await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    this.#active++;
-    try {
-      return await work();
-    } finally {
-      this.#active--;
-      this.#waiting.shift()?.();
-    }
-  }
-}
 const largeBodies = new Gate(4);
 const returnPaths = new WeakMap<object, Map<string, { domain: string | null; at: number }>>();
 

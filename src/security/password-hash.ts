@@ -1,6 +1,7 @@
 // Passwords and tokens are stored as scrypt hashes: `scrypt$N$r$p$salt$hash` (base64).
 // The callback form of scrypt runs on the thread pool, so hashing never blocks the loop.
 import { scrypt, randomBytes, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { Gate } from '../concurrency/gate.ts';
 
 const N = 16384;
 const R = 8;
@@ -9,20 +10,11 @@ const KEY_BYTES = 32;
 
 // Each scrypt holds 128·N·r bytes (16 MiB here) on a pool thread, and glibc keeps that memory
 // with the thread afterwards: an AUTH flood on 16 pool threads would pin 256 MiB. At most
-// MAX_PARALLEL run at once; the rest wait their turn (they are slow on purpose anyway).
-const MAX_PARALLEL = 4;
-let active = 0;
-const waiting: Array<() => void> = [];
+// 4 run at once; the rest wait their turn (they are slow on purpose anyway).
+const scrypts = new Gate(4);
 
-async function scryptAsync(secret: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
-  if (active >= MAX_PARALLEL) await new Promise<void>((resolve) => waiting.push(resolve));
-  active++;
-  try {
-    return await new Promise((resolve, reject) => scrypt(secret, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))));
-  } finally {
-    active--;
-    waiting.shift()?.();
-  }
+function scryptAsync(secret: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
+  return scrypts.run(() => new Promise((resolve, reject) => scrypt(secret, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key)))));
 }
 
 export async function hashPassword(secret: string): Promise<string> {
