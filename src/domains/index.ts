@@ -17,3 +17,5 @@ export type { DkimSigningKey } from './dkim-sign.ts';
 export { loadSigningKeys, clearSigningKeyCache, SIGNING_KEY_CACHE_TTL_MS } from './signing-keys.ts';
 export { startDomainRecheck, recheckAllDomains } from './recheck-job.ts';
 export type { DomainRecheckOptions, RecheckResult } from './recheck-job.ts';
+export { sendingDomainSets } from './sending-domains.ts';
+export type { SendingDomainSets } from './sending-domains.ts';

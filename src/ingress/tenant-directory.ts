@@ -3,6 +3,7 @@
 // for a few seconds: a new domain or a revoked credential takes effect within `ttlMs`.
 import type { Store } from '../store/index.ts';
 import { findCredential, findTenant, listDomains } from '../store/index.ts';
+import { sendingDomainSets, type SendingDomainSets } from '../domains/index.ts';
 
 export interface TenantRef {
   readonly id: string;
@@ -19,7 +20,7 @@ export class TenantDirectory {
   readonly #store: Store;
   readonly #ttlMs: number;
   readonly #requireVerified: boolean;
-  readonly #domains = new Map<string, Cached<{ usable: Set<string>; pending: Set<string> }>>();
+  readonly #domains = new Map<string, Cached<SendingDomainSets>>();
   readonly #tenants = new Map<string, Cached<TenantRef | undefined>>();
 
   /** `requireVerified` (domains.require_verified, default true): only verified domains may send. */
@@ -45,14 +46,12 @@ export class TenantDirectory {
     return value;
   }
 
-  async #domainSets(tenantId: string): Promise<{ usable: Set<string>; pending: Set<string> }> {
+  async #domainSets(tenantId: string): Promise<SendingDomainSets> {
     let hit = this.#domains.get(tenantId);
     if (!hit || Date.now() - hit.at >= this.#ttlMs) {
       const rows = await listDomains(this.#store.db, tenantId);
-      // A sandbox tenant's mail never leaves the machine (capture): DNS verification can wait.
       const sandbox = this.#requireVerified && (await this.tenant(tenantId))?.sandbox === true;
-      const usable = (r: { verified: number }) => r.verified === 1 || !this.#requireVerified || sandbox;
-      hit = { value: { usable: new Set(rows.filter(usable).map((r) => r.name)), pending: new Set(rows.filter((r) => !usable(r)).map((r) => r.name)) }, at: Date.now() };
+      hit = { value: sendingDomainSets(rows, { requireVerified: this.#requireVerified, sandbox }), at: Date.now() };
       this.#domains.set(tenantId, hit);
     }
     return hit.value;

@@ -11,6 +11,7 @@ import {
   type ComposeErrorKind, type ComposedMessage, type RawMessageInput, type SendMessageInput, type TemplateRenderer,
 } from '../../compose/index.ts';
 import { ApiProblem, jsonPointer, type ProblemType } from '../problem.ts';
+import { sendingDomainSets } from '../../domains/index.ts';
 
 /** A message ready for the acceptance transaction: the composed MIME plus what the API adds. */
 export interface PreparedMessage extends ComposedMessage {
@@ -43,10 +44,9 @@ export class SenderDomains {
     const hit = this.#cache.get(tenantId);
     if (hit && !fresh && Date.now() - hit.at < SENDER_CACHE_MS) return hit;
     const rows = await listDomains(this.#store.db, tenantId);
-    // A sandbox tenant's mail never leaves the machine (capture): DNS verification can wait.
     const sandbox = this.#requireVerified && (await this.#store.db.selectFrom('tenants').select('sandbox').where('id', '=', tenantId).executeTakeFirst())?.sandbox === 1;
-    const usable = (d: { verified: number }) => d.verified === 1 || !this.#requireVerified || sandbox;
-    const entry = { domains: new Set(rows.filter(usable).map((d) => d.name)), pending: new Set(rows.filter((d) => !usable(d)).map((d) => d.name)), at: Date.now() };
+    const sets = sendingDomainSets(rows, { requireVerified: this.#requireVerified, sandbox });
+    const entry = { domains: sets.usable, pending: sets.pending, at: Date.now() };
     if (this.#cache.size > 10_000) this.#cache.clear();
     this.#cache.set(tenantId, entry);
     return entry;
