@@ -2,6 +2,7 @@
 // its migrations, the group-commit writer and the spool for large bodies.
 import { Kysely, SqliteDialect } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
+import { MIGRATIONS } from './migrations/index.ts';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -12,19 +13,7 @@ import { Spool } from './spool.ts';
 import { WalFile } from './sqlite/wal-file.ts';
 import { bodyPathIfFinal } from './repos/messages.ts';
 import type { WriteLock } from './write-lock.ts';
-import * as m0001 from './migrations/0001-initial.ts';
-import * as m0002 from './migrations/0002-api-keys.ts';
-import * as m0003 from './migrations/0003-sending.ts';
-import * as m0004 from './migrations/0004-webhooks.ts';
-import * as m0005 from './migrations/0005-audit-log.ts';
-import * as m0006 from './migrations/0006-domain-auth.ts';
-import * as m0007 from './migrations/0007-suppressions.ts';
-import * as m0008 from './migrations/0008-feedback.ts';
-import * as m0009 from './migrations/0009-users.ts';
-import * as m0010 from './migrations/0010-ip-pools.ts';
-import * as m0011 from './migrations/0011-campaigns.ts';
 
-const MIGRATIONS: Record<string, Migration> = { '0001-initial': m0001, '0002-api-keys': m0002, '0003-sending': m0003, '0004-webhooks': m0004, '0005-audit-log': m0005, '0006-domain-auth': m0006, '0007-suppressions': m0007, '0008-feedback': m0008, '0009-users': m0009, '0010-ip-pools': m0010, '0011-campaigns': m0011 };
 
 class StaticMigrations implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
