@@ -12,6 +12,8 @@ import { SignIn } from './pages/sign-in.tsx';
 import { Overview } from './pages/overview.tsx';
 import { Messages } from './pages/messages.tsx';
 import { MessageView } from './pages/message-view.tsx';
+import { Campaigns } from './pages/campaigns.tsx';
+import { CampaignView } from './pages/campaign-view.tsx';
 import { Inbox } from './pages/inbox.tsx';
 import { Queue } from './pages/queue.tsx';
 import { Domains } from './pages/domains.tsx';
@@ -28,6 +30,7 @@ interface NavItem {
 const TENANT_NAV: NavItem[] = [
   { path: '/', label: 'Overview' },
   { path: '/messages', label: 'Messages' },
+  { path: '/campaigns', label: 'Campaigns' },
   { path: '/inbox', label: 'Inbox' },
   { path: '/queue', label: 'Queue' },
   { path: '/domains', label: 'Domains' },
@@ -44,6 +47,8 @@ function route(path: string, session: Session): ReactNode {
   if (path === '/') return <Overview />;
   if (path === '/messages') return <Messages />;
   if ((m = match('/messages/:id', path))) return <MessageView id={m.id} back="/messages" backLabel="Messages" />;
+  if (path === '/campaigns') return <Campaigns />;
+  if ((m = match('/campaigns/:id', path))) return <CampaignView id={m.id} />;
   if (path === '/inbox') return <Inbox />;
   if ((m = match('/inbox/:id', path))) return <Inbox selected={m.id} />;
   if (path === '/queue') return <Queue />;

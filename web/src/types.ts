@@ -218,3 +218,50 @@ export interface Suppression {
   created_at: string;
   expires_at: string | null;
 }
+
+export type CampaignStatus = 'draft' | 'scheduled' | 'sending' | 'paused' | 'sent' | 'cancelled';
+
+export interface Campaign {
+  id: string;
+  name: string;
+  from: string;
+  reply_to: string | null;
+  subject: string;
+  lists: string[];
+  segment: string | null;
+  stream: string;
+  status: CampaignStatus;
+  rate_per_minute: number;
+  send_at: string | null;
+  track_opens: boolean;
+  track_clicks: boolean;
+  counts: { queued: number; skipped_suppressed: number; skipped_unsubscribed: number };
+  paused_reason: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TrackingCounts {
+  total: number;
+  unique: number;
+  machine: number;
+}
+
+/** GET /api/v1/campaigns/{id}/report. */
+export interface CampaignReport {
+  campaign_id: string;
+  status: string;
+  audience: { total: number; subscribed: number };
+  queued: number;
+  skipped: { suppressed: number; unsubscribed: number };
+  delivered: number;
+  pending: number;
+  bounced: { hard: number; soft: number };
+  complained: number;
+  unsubscribed: number;
+  opened: TrackingCounts;
+  clicked: TrackingCounts & { links: Array<{ url: string; total: number; unique: number }> };
+  series: Array<{ hour: string; opens: number; clicks: number }>;
+}
