@@ -7,6 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ApiProblem, PROBLEM_TYPES, problemTypeUri, type ProblemBody, type ProblemType } from './problem.ts';
 import type { ApiInstance } from './types.ts';
+import { storeErrorKind } from '../store/store-errors.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -15,16 +16,6 @@ const STORE_RETRY_AFTER_SECONDS = 5;
 
 /** A full disk frees up only when someone acts: ask for a longer wait than a busy store. */
 const STORAGE_RETRY_AFTER_SECONDS = 60;
-
-// node:sqlite errors carry `errcode` (extended result codes, https://sqlite.org/rescode.html).
-const SQLITE_BUSY_CODES = new Set([5, 6, 261, 517, 10]); // BUSY, LOCKED, BUSY_RECOVERY, BUSY_SNAPSHOT, IOERR
-const SQLITE_FULL = 13;
-
-/** ENOSPC/EDQUOT from the spool, or SQLITE_FULL (primary code in the low byte) from the database. */
-function isStorageFull(e: ErrorLike): boolean {
-  return e.code === 'ENOSPC' || e.code === 'EDQUOT' || (e.code === 'ERR_SQLITE_ERROR' && (Number(e.errcode) & 0xff) === SQLITE_FULL);
-}
-const SQLITE_CONFLICT_CODES = new Set([1555, 2067, 787]); // CONSTRAINT_PRIMARYKEY, CONSTRAINT_UNIQUE, CONSTRAINT_FOREIGNKEY
 
 const STATUS_TYPES: Record<number, ProblemType> = Object.fromEntries(
   (Object.entries(PROBLEM_TYPES) as Array<[ProblemType, { status: number }]>)
@@ -46,17 +37,18 @@ export function toProblem(error: unknown): ApiProblem | { status: number; body: 
   const e = (typeof error === 'object' && error !== null ? error : {}) as ErrorLike;
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' ? e.message : '';
-  if (isStorageFull(e)) {
+  const storeKind = storeErrorKind(error);
+  if (storeKind === 'full') {
     // RFC 4918 §11.5: the server cannot store what the request needs; nothing was written.
     return new ApiProblem('insufficient-storage', 'the server is out of storage space; nothing was stored, retry later', { retryAfterSeconds: STORAGE_RETRY_AFTER_SECONDS, cause: error, code: 'API_STORAGE_FULL' });
   }
   if (code === 'HANDLER_TIMEOUT') {
     return new ApiProblem('unavailable', `${message}; it may still complete, so retry with the same Idempotency-Key`, { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS, cause: error, code: 'API_HANDLER_TIMEOUT' });
   }
-  if (code === 'STORE_UNAVAILABLE' || (code === 'ERR_SQLITE_ERROR' && SQLITE_BUSY_CODES.has(Number(e.errcode)))) {
+  if (storeKind === 'unavailable') {
     return new ApiProblem('unavailable', 'the store is busy or unavailable; retry shortly', { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS, cause: error, code: 'API_STORE_UNAVAILABLE' });
   }
-  if (code === 'ERR_SQLITE_ERROR' && SQLITE_CONFLICT_CODES.has(Number(e.errcode))) {
+  if (storeKind === 'conflict') {
     return new ApiProblem('conflict', 'the request conflicts with an existing object (or one that no longer exists)', { cause: error });
   }
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiProblem('payload-too-large', message);

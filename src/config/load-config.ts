@@ -37,6 +37,7 @@ const num = (name: string) => (v: string) => {
 export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) => unknown }> = {
   POSTLINE_DATA_DIR: { path: ['data_dir'], parse: String },
   POSTLINE_HOSTNAME: { path: ['hostname'], parse: String },
+  POSTLINE_NODE_ID: { path: ['node_id'], parse: (v) => v || null },
   POSTLINE_SHUTDOWN_TIMEOUT: { path: ['shutdown_timeout'], parse: String },
   POSTLINE_SMTP_LISTEN: { path: ['smtp', 'listen'], parse: String },
   POSTLINE_SMTPS_LISTEN: { path: ['smtp', 'smtps_listen'], parse: String },
@@ -64,6 +65,9 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) 
   POSTLINE_MAX_QUEUE_LIFETIME: { path: ['queue', 'max_lifetime'], parse: String },
   POSTLINE_QUEUE_POLL_INTERVAL: { path: ['queue', 'poll_interval'], parse: String },
   POSTLINE_DATABASE_URL: { path: ['database', 'url'], parse: (v) => v || null },
+  POSTLINE_DATABASE_POOL_SIZE: { path: ['database', 'pool_size'], parse: int('POSTLINE_DATABASE_POOL_SIZE') },
+  POSTLINE_DATABASE_CONNECT_TIMEOUT: { path: ['database', 'connect_timeout'], parse: String },
+  POSTLINE_QUEUE_LEASE: { path: ['queue', 'lease'], parse: String },
   POSTLINE_ADMIN_TOKEN: { path: ['admin_token'], parse: (v) => v || null },
   POSTLINE_SECRET_KEY: { path: ['security', 'secret_key'], parse: (v) => v || null },
   POSTLINE_SECRET_KEY_FILE: { path: ['security', 'secret_key_file'], parse: (v) => v || null },

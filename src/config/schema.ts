@@ -65,6 +65,12 @@ export const configSchema = z.strictObject({
   /** The name used in the SMTP banner, in EHLO when delivering, and in Received headers. */
   hostname: z.string().min(1).default(osHostname()),
   /**
+   * This node's name among the nodes sharing a PostgreSQL database: its delivery leases are
+   * `<node_id>:…`, and at start it releases only those. Empty: the machine's host name and the
+   * data directory (stable across restarts of the same node).
+   */
+  node_id: z.string().max(200).nullable().default(null),
+  /**
    * SIGTERM: how long open SMTP transactions may take to finish before they are answered
    * `421 4.3.2` and closed (RFC 5321 §3.8); the process exits within this plus a few seconds.
    */
@@ -210,8 +216,17 @@ export const configSchema = z.strictObject({
     bodies_days: z.number().int().nonnegative().default(7),
   }).prefault({}),
   database: z.strictObject({
-    /** Empty: SQLite at <data_dir>/postline.db. `postgres://…` arrives with the scale-out work. */
+    /**
+     * Empty: SQLite at <data_dir>/postline.db (one node). `postgres://user:pass@host/db`: PostgreSQL,
+     * which several nodes can share (docs/scaling.md). `sqlite:PATH` names another SQLite file.
+     */
     url: z.string().nullable().default(null),
+    /** PostgreSQL: connections per process (each node has two: the API/SMTP thread's and the delivery thread's pools). */
+    pool_size: z.number().int().min(1).max(1000).default(10),
+    /** PostgreSQL: how long to wait for a connection before answering "try again later" (SMTP 451 4.3.0, HTTP 503). */
+    connect_timeout: duration.prefault('5s'),
+    /** PostgreSQL: a statement running longer than this is cancelled (statement_timeout). */
+    statement_timeout: duration.prefault('30s'),
   }).prefault({}),
   /** Bootstrap admin token; generated into <data_dir>/admin-token when unset. */
   admin_token: z.string().nullable().default(null),

@@ -7,13 +7,19 @@
 //   bounce, action delayed → message.delayed (the remote is still trying).
 //   complaint (ARF)        → message.complained; the address is suppressed (`complaint`).
 //   auto-reply             → message.auto_replied; never a bounce.
+// Whatever the mail is, one sent to a campaign message's mailto unsubscribe address (RFC 2369
+// §3.2) unsubscribes its contact as the one-click POST does (campaigns/mailto-unsubscribe.ts).
 import type { Kysely } from 'kysely';
 import type { InboundReport, BouncedRecipient } from '../bounces/index.ts';
 import { insertEvents, type Database, type NewEvent, type Stream } from '../store/index.ts';
+import { applyMailtoUnsubscribes } from '../campaigns/mailto-unsubscribe.ts';
 import { autoSuppress, type AutoSuppressOptions } from './auto-suppress.ts';
 
 export interface FeedbackSource {
-  /** Recipient rows named by valid VERP tokens among the envelope recipients. */
+  /**
+   * Recipient rows named by valid VERP tokens among the envelope recipients; negative numbers
+   * stand for valid mailto unsubscribe tokens (VerpMatch), which name no recipient row.
+   */
   readonly verpRecipientIds: readonly number[];
   /** True when the report came to a configured FBL address. */
   readonly viaFbl: boolean;
@@ -27,6 +33,8 @@ export interface FeedbackOutcome {
   readonly matched: number;
   /** Addresses put on a suppression list. */
   readonly suppressed: readonly string[];
+  /** Contacts unsubscribed through the mailto unsubscribe address. */
+  readonly unsubscribed: number;
 }
 
 interface Target {
@@ -41,12 +49,13 @@ interface Target {
 }
 
 async function targetsOf(trx: Kysely<Database>, report: InboundReport, source: FeedbackSource): Promise<Target[]> {
+  const rowIds = source.verpRecipientIds.filter((id) => id > 0);
   const base = trx.selectFrom('recipients').innerJoin('messages', 'messages.id', 'recipients.message_id')
     .select(['recipients.id as id', 'recipients.message_id as messageId', 'recipients.tenant_id as tenantId', 'recipients.rcpt as rcpt',
       'recipients.status as status', 'messages.stream as stream', 'messages.tags as tags', 'messages.metadata as metadata'])
     .where('recipients.tenant_id', 'is not', null);
-  if (source.verpRecipientIds.length > 0) {
-    return (await base.where('recipients.id', 'in', [...source.verpRecipientIds]).execute()) as Target[];
+  if (rowIds.length > 0) {
+    return (await base.where('recipients.id', 'in', rowIds).execute()) as Target[];
   }
   // A feedback loop's report: the original's Message-ID, then its recipient (RFC 5965 §3.2
   // Original-Rcpt-To, or the original's To). When the provider redacted the recipient and the
@@ -74,7 +83,8 @@ function echo(t: Target): Record<string, unknown> {
 }
 
 export async function recordFeedback(trx: Kysely<Database>, report: InboundReport, source: FeedbackSource, options: AutoSuppressOptions, now = Date.now()): Promise<FeedbackOutcome> {
-  if (report.kind === 'unknown') return { kind: report.kind, matched: 0, suppressed: [] };
+  const unsubscribed = await applyMailtoUnsubscribes(trx, source.reportMessageId, new Set(source.verpRecipientIds.filter((id) => id < 0)), now);
+  if (report.kind === 'unknown') return { kind: report.kind, matched: 0, suppressed: [], unsubscribed };
   const targets = await targetsOf(trx, report, source);
   const events: NewEvent[] = [];
   const suppressed: string[] = [];
@@ -111,5 +121,5 @@ export async function recordFeedback(trx: Kysely<Database>, report: InboundRepor
     }
   }
   await insertEvents(trx, events, now);
-  return { kind: report.kind, matched: targets.length, suppressed };
+  return { kind: report.kind, matched: targets.length, suppressed, unsubscribed };
 }

@@ -12,6 +12,7 @@ import { recordFeedback, type FeedbackOutcome } from '../feedback/record-feedbac
 import type { InboundFeedback } from '../feedback/inbound-feedback.ts';
 import type { VerpCodec } from '../feedback/verp.ts';
 import { newId, insertMessage, suppressedAmong, type StoredBody, type Store, type NewRecipient, type ClaimedRecipient } from '../store/index.ts';
+import { storeErrorKind } from '../store/store-errors.ts';
 import { MessageIntake } from './message-intake.ts';
 import { rewriteHeaders, type HeaderFacts } from './header-policy.ts';
 import type { ListenerKind, SessionUser } from './session-policy.ts';
@@ -253,17 +254,9 @@ async function discard(ctx: AcceptContext, writer: { result: { path: string | nu
   }
 }
 
-// node:sqlite reports the primary result code in `errcode` (https://sqlite.org/rescode.html).
-const SQLITE_FULL = 13;
-
-/** True when the spool or the database failed for want of space: the disk, a quota, or SQLite's own limit. */
+/** True when the spool or the database failed for want of space: the disk, a quota, or the database's own limit. */
 export function isStorageFull(err: unknown): boolean {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const { code, errcode } = e as { code?: unknown; errcode?: unknown };
-    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
-    if (typeof errcode === 'number' && (errcode & 0xff) === SQLITE_FULL) return true;
-  }
-  return false;
+  return storeErrorKind(err) === 'full';
 }
 
 /**

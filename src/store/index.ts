@@ -1,4 +1,6 @@
-export { openStore, StoreUnavailableError } from './open-store.ts';
+export { openStore, storeOptionsOf, isPostgresUrl, redactUrl, StoreUnavailableError } from './open-store.ts';
+export { storeErrorKind } from './store-errors.ts';
+export type { StoreErrorKind } from './store-errors.ts';
 export type { Store, StoreOptions } from './open-store.ts';
 export type { Database, RecipientStatus, MessageOrigin, Stream, TenantTable, DomainTable, CredentialTable, MessageTable, RecipientTable, TemplateTable, IdempotencyKeyTable, ApiKeyTable, ApiKeyScope } from './database.ts';
 export type { StoredBody, BodyWriter } from './spool.ts';

@@ -1,6 +1,7 @@
-// Opens the store: the database (SQLite now; PostgreSQL arrives with the scale-out work),
-// its migrations, the group-commit writer and the spool for large bodies.
-import { Kysely, SqliteDialect } from 'kysely';
+// Opens the store: the database (embedded SQLite, or PostgreSQL shared by several nodes),
+// its migrations, the group-commit writer and the spool for large bodies. The dialect
+// differences live here and in sqlite/ and postgres/; the repositories are written once.
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
 import { MIGRATIONS } from './migrations/index.ts';
 import { mkdirSync } from 'node:fs';
@@ -13,6 +14,8 @@ import { Spool } from './spool.ts';
 import { WalFile } from './sqlite/wal-file.ts';
 import { bodyPathIfFinal } from './repos/messages.ts';
 import type { WriteLock } from './write-lock.ts';
+import { PgPool } from './postgres/pg-pool.ts';
+import { QueueNotifier } from './postgres/queue-notifier.ts';
 
 
 class StaticMigrations implements MigrationProvider {
@@ -37,6 +40,23 @@ export interface StoreOptions {
    * not wait for (the delivery thread does this for the process).
    */
   readonly checkpoints?: 'auto' | 'none' | 'background';
+  /** PostgreSQL connection pool (config `database.*`). */
+  readonly pool?: { readonly size: number; readonly connectTimeoutMs: number; readonly statementTimeoutMs: number };
+  /** Names this process's connections in pg_stat_activity. */
+  readonly applicationName?: string;
+}
+
+/** What `openStore` needs from the configuration. */
+export function storeOptionsOf(config: { readonly data_dir: string; readonly database: { readonly url: string | null; readonly pool_size: number; readonly connect_timeout: number; readonly statement_timeout: number } }): StoreOptions {
+  return {
+    dataDir: config.data_dir,
+    databaseUrl: config.database.url,
+    pool: { size: config.database.pool_size, connectTimeoutMs: config.database.connect_timeout, statementTimeoutMs: config.database.statement_timeout },
+  };
+}
+
+export function isPostgresUrl(url: string | null | undefined): boolean {
+  return !!url && /^postgres(ql)?:\/\//i.test(url);
 }
 
 /** How often the background checkpointer runs. */
@@ -56,6 +76,13 @@ export interface Store {
    * finished just before one). Call before the listeners start, when no DATA can be in progress.
    */
   sweepSpool(): Promise<number>;
+  /**
+   * Tells every node's delivery workers that recipients became due (PostgreSQL NOTIFY after
+   * a commit); a no-op on SQLite, where one process hands work over in memory.
+   */
+  notifyQueue(): void;
+  /** Calls `listener` when any node notifies; answers the function that stops listening. */
+  onQueueNotify(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -67,15 +94,27 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const url = options.databaseUrl;
+  if (url && isPostgresUrl(url)) return openPostgresStore(options, dataDir, url);
   if (url && !url.startsWith('sqlite:')) {
-    throw new StoreUnavailableError(`database url "${url.replace(/:[^:@/]*@/, ':***@')}" is not supported yet: use SQLite (leave POSTLINE_DATABASE_URL unset)`);
+    throw new StoreUnavailableError(`database url "${redactUrl(url)}" is not supported: use postgres://… or sqlite:PATH (or leave POSTLINE_DATABASE_URL unset for SQLite in the data dir)`);
   }
-  const file = url ? url.slice('sqlite:'.length).replace(/^\/\//, '') : join(dataDir, 'postline.db');
-  const sqlite = new NodeSqliteDatabase(file);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return openSqliteStore(options, dataDir, url ? url.slice('sqlite:'.length).replace(/^\/\//, '') : join(dataDir, 'postline.db'));
+}
+
+export function redactUrl(url: string): string {
+  return url.replace(/:[^:@/]*@/, ':***@');
+}
+
+async function migrate(db: Kysely<Database>): Promise<void> {
   const migrator = new Migrator({ db, provider: new StaticMigrations() });
   const { error } = await migrator.migrateToLatest();
   if (error) throw new StoreUnavailableError(`database migration failed: ${(error as Error).message}`, { cause: error });
+}
+
+async function openSqliteStore(options: StoreOptions, dataDir: string, file: string): Promise<Store> {
+  const sqlite = new NodeSqliteDatabase(file);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  await migrate(db);
   const spool = new Spool(join(dataDir, 'spool'), { inlineLimitBytes: options.inlineBodyLimitBytes });
   await spool.init();
   // Commits append to the WAL (synchronous=NORMAL); durable writes then wait for an fsync
@@ -95,10 +134,57 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     }, CHECKPOINT_INTERVAL_MS);
     checkpointer.unref();
   }
+  return storeOver(db, spool, batcher, 'sqlite', {
+    notifyQueue: () => undefined,
+    onQueueNotify: () => () => undefined,
+    async close() {
+      if (checkpointer) clearInterval(checkpointer);
+      await db.destroy();
+      await wal.close();
+    },
+  });
+}
+
+/**
+ * PostgreSQL: commits are durable when they return (synchronous_commit on), so the batcher
+ * needs no fsync of its own; it still groups concurrent writes into one transaction, which
+ * saves a round trip and a WAL flush per message. Bodies always live in the row (bytea):
+ * every node must read every message, and a spool file is one node's.
+ */
+async function openPostgresStore(options: StoreOptions, dataDir: string, url: string): Promise<Store> {
+  const poolOptions = options.pool ?? { size: 10, connectTimeoutMs: 5000, statementTimeoutMs: 30_000 };
+  const pool = new PgPool({
+    url, max: poolOptions.size, connectTimeoutMs: poolOptions.connectTimeoutMs, statementTimeoutMs: poolOptions.statementTimeoutMs,
+    applicationName: options.applicationName ?? 'postline',
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    // Nodes starting together: kysely's Migrator takes a PostgreSQL advisory lock, so one migrates and the others then find nothing to do.
+    await migrate(db);
+  } catch (err) {
+    await db.destroy().catch(() => undefined);
+    if (err instanceof StoreUnavailableError) throw err;
+    throw new StoreUnavailableError(`cannot open the PostgreSQL database at ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
+  }
+  const spool = new Spool(join(dataDir, 'spool'), { inlineLimitBytes: Number.MAX_SAFE_INTEGER });
+  await spool.init();
+  const batcher = new WriteBatcher(db, {});
+  const notifier = new QueueNotifier(pool);
+  return storeOver(db, spool, batcher, 'postgres', {
+    notifyQueue: () => notifier.notify(),
+    onQueueNotify: (listener) => notifier.listen(listener),
+    async close() {
+      await notifier.close();
+      await db.destroy();
+    },
+  });
+}
+
+function storeOver(db: Kysely<Database>, spool: Spool, batcher: WriteBatcher, dialect: 'sqlite' | 'postgres', rest: Pick<Store, 'notifyQueue' | 'onQueueNotify' | 'close'>): Store {
   return {
     db,
     spool,
-    dialect: 'sqlite',
+    dialect,
     write: (work, options) => batcher.write(work, options),
     async openBody(messageId) {
       const row = await db.selectFrom('messages').select(['body', 'body_path']).where('id', '=', messageId).executeTakeFirst();
@@ -121,10 +207,6 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       }
       return removed;
     },
-    async close() {
-      if (checkpointer) clearInterval(checkpointer);
-      await db.destroy();
-      await wal.close();
-    },
+    ...rest,
   };
 }

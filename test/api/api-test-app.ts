@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.ts';
-import { openStore, type Store, type ApiKeyScope } from '../../src/store/index.ts';
+import { type Store, type ApiKeyScope } from '../../src/store/index.ts';
 import { createApiApp, type ApiInstance } from '../../src/api/index.ts';
+import { openTestStore } from '../helpers/backend.ts';
 
 export const ALL_SCOPES: readonly ApiKeyScope[] = ['send', 'read', 'manage'];
 
@@ -75,7 +76,7 @@ export async function startTestApi(options: { env?: Record<string, string> } = {
   // Domains added by API tests are not published in any DNS: sending from them is allowed
   // unless a test asks for POSTLINE_DOMAINS_REQUIRE_VERIFIED=true (test/feedback/ does).
   const config = loadConfig({ env: { POSTLINE_DATA_DIR: dataDir, POSTLINE_LOG_LEVEL: 'silent', POSTLINE_DOMAINS_REQUIRE_VERIFIED: 'false', ...options.env } });
-  const store = await openStore({ dataDir });
+  const store = await openTestStore({ dataDir });
   const adminToken = 'test-admin-token-0123456789abcdef0123456789';
   const app = await createApiApp({ config, store, log: pino({ level: process.env.POSTLINE_TEST_LOG ?? 'silent' }), adminToken });
   const admin = injectClient(app, adminToken);

@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import pino from 'pino';
 import PostalMime from 'postal-mime';
 import { loadConfig } from '../../src/config/index.ts';
-import { openStore, type ClaimedRecipient, type Store } from '../../src/store/index.ts';
+import { type ClaimedRecipient, type Store } from '../../src/store/index.ts';
 import { createApiApp, type ApiInstance } from '../../src/api/index.ts';
 import type { DeliveryHandoff } from '../../src/ingress/index.ts';
 import { startTestApi, isProblem, injectClient, type TestApi, type TestTenant, type ApiClient } from './api-test-app.ts';
 import { startPostline, type PostlineProcess } from '../helpers/postline.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
+import { openTestStore } from '../helpers/backend.ts';
 
 const FROM = 'Acme <news@acme.example>';
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
@@ -302,7 +303,7 @@ describe('handoff: mail due now goes straight to this node\'s delivery loop', ()
   };
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'postline-handoff-'));
-    store = await openStore({ dataDir: dir });
+    store = await openTestStore({ dataDir: dir });
     const admin = 'handoff-admin-token-0123456789abcdef0123456789';
     app = await createApiApp({ config: loadConfig({ env: { POSTLINE_DATA_DIR: dir, POSTLINE_DOMAINS_REQUIRE_VERIFIED: 'false' } }), store, log: pino({ level: 'silent' }), adminToken: admin, handoff });
     const adminClient = injectClient(app, admin);

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { runCli } from '../helpers/postline.ts';
-import { openStore, listMemberCounts, findTenant, findListByName } from '../../src/store/index.ts';
+import { listMemberCounts, findTenant, findListByName } from '../../src/store/index.ts';
+import { openTestStore } from '../helpers/backend.ts';
 
 describe('postline contacts import (CLI)', () => {
   let dir: string;
@@ -25,7 +26,7 @@ describe('postline contacts import (CLI)', () => {
     assert.match(first.job_id, /^imp_/);
     const second = await runCli(env, ['contacts', 'import', file, '--list', 'Newsletter', '--tenant', 'acme']);
     assert.deepEqual([second.list_id, second.imported, second.existing, second.rejected], [first.list_id, 0, 2, 2]);
-    const store = await openStore({ dataDir: dir });
+    const store = await openTestStore({ dataDir: dir });
     try {
       const t = (await findTenant(store.db, 'acme'))!;
       const list = (await findListByName(store.db, t.id, 'Newsletter'))!;

@@ -6,8 +6,9 @@ import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { runCli } from '../helpers/postline.ts';
+import { withBackend } from '../helpers/backend.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
-import { openStore } from '../../src/store/index.ts';
+import { openTestStore } from '../helpers/backend.ts';
 
 const execFileP = promisify(execFile);
 const MAIN = join(resolve(import.meta.dirname, '../..'), 'src/cli/main.ts');
@@ -30,7 +31,7 @@ describe('postline domain add | check | rotate | list', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'postline-cli-domains-'));
     dns = await startDnsServer();
-    env = { POSTLINE_DATA_DIR: dir, POSTLINE_HOSTNAME: 'mta.postline.test', POSTLINE_DNS_SERVERS: dns.address, POSTLINE_DKIM_ED25519: 'true' };
+    env = await withBackend({ POSTLINE_DATA_DIR: dir, POSTLINE_HOSTNAME: 'mta.postline.test', POSTLINE_DNS_SERVERS: dns.address, POSTLINE_DKIM_ED25519: 'true' });
     await runCli(env, ['tenant', 'create', 'shop']);
   });
   after(async () => {
@@ -84,7 +85,7 @@ describe('postline domain add | check | rotate | list', () => {
   });
 
   it('audits domain add and rotate as the CLI, like key creation', async () => {
-    const store = await openStore({ dataDir: dir });
+    const store = await openTestStore({ dataDir: dir });
     try {
       const rows = await store.db.selectFrom('audit_log').selectAll().where('action', 'like', 'domain.%').orderBy('id').execute();
       assert.deepEqual(rows.map((r) => [r.action, r.actor_kind]), [['domain.added', 'cli'], ['domain.dkim_rotated', 'cli']]);

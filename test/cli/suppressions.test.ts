@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { runCli } from '../helpers/postline.ts';
+import { withBackend } from '../helpers/backend.ts';
 import { csvRecords } from '../../src/api/csv.ts';
 
 const execFileP = promisify(execFile);
@@ -19,7 +20,7 @@ describe('postline suppression (CLI)', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'postline-cli-sup-'));
-    env = { POSTLINE_DATA_DIR: dir, POSTLINE_LOG_LEVEL: 'silent' };
+    env = await withBackend({ POSTLINE_DATA_DIR: dir, POSTLINE_LOG_LEVEL: 'silent' });
     await runCli(env, ['tenant', 'create', 'acme']);
     await runCli(env, ['tenant', 'create', 'globex']);
   });

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { runCli } from '../helpers/postline.ts';
+import { withBackend } from '../helpers/backend.ts';
 
 const execFileP = promisify(execFile);
 const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
@@ -21,7 +22,7 @@ describe('postline user (CLI)', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'postline-cli-users-'));
-    env = { POSTLINE_DATA_DIR: dir, POSTLINE_LOG_LEVEL: 'silent' };
+    env = await withBackend({ POSTLINE_DATA_DIR: dir, POSTLINE_LOG_LEVEL: 'silent' });
     await runCli(env, ['tenant', 'create', 'acme']);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));

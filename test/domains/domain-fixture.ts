@@ -5,10 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.ts';
-import { createTenant, openStore, type Store } from '../../src/store/index.ts';
+import { createTenant, type Store } from '../../src/store/index.ts';
 import { DnsResolver } from '../../src/delivery/dns-resolver.ts';
 import { domainSettingsOf, type DomainContext, type DomainView } from '../../src/domains/index.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
+import { openTestStore } from '../helpers/backend.ts';
 
 export interface DomainFixture {
   readonly store: Store;
@@ -26,7 +27,7 @@ export interface DomainFixture {
 
 export async function startDomainFixture(overrides: Record<string, unknown> = {}): Promise<DomainFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'postline-domains-'));
-  const store = await openStore({ dataDir: dir });
+  const store = await openTestStore({ dataDir: dir });
   const dns = await startDnsServer();
   const tenant = await createTenant(store.db, `t${process.pid}`);
   const resolver = new DnsResolver({ servers: [dns.address], timeoutMs: 500, maxCacheTtlMs: 0, tries: 1 });

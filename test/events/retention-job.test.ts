@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.ts';
-import { openStore, createTenant, insertEvents, insertMessage, newId, type Store } from '../../src/store/index.ts';
+import { createTenant, insertEvents, insertMessage, newId, type Store } from '../../src/store/index.ts';
 import { addSuppressions } from '../../src/store/index.ts';
 import { createRetentionJob } from '../../src/events/index.ts';
+import { openTestStore } from '../helpers/backend.ts';
 
 const DAY = 86_400_000;
 const log = pino({ level: 'silent' });
@@ -18,7 +19,7 @@ let tenantId: string;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'postline-retention-'));
-  store = await openStore({ dataDir: dir });
+  store = await openTestStore({ dataDir: dir });
   tenantId = (await store.write((trx) => createTenant(trx, 'retention'))).id;
 });
 

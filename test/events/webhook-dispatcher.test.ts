@@ -10,11 +10,12 @@ import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { loadConfig } from '../../src/config/index.ts';
 import {
-  openStore, createTenant, insertEvents, insertWebhook, newPublicId, getWebhook, listAttemptsFor, putSetting,
+  createTenant, insertEvents, insertWebhook, newPublicId, getWebhook, listAttemptsFor, putSetting,
   WEBHOOK_CURSOR_SETTING, type Store, type WebhookTable,
 } from '../../src/store/index.ts';
 import { createWebhookDispatcher, newWebhookSecret, type WebhookDispatcher } from '../../src/events/index.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
+import { openTestStore } from '../helpers/backend.ts';
 
 const log = pino({ level: 'silent' });
 const DAY = 86_400_000;
@@ -26,7 +27,7 @@ const dispatchers: WebhookDispatcher[] = [];
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'postline-webhooks-'));
-  store = await openStore({ dataDir: dir });
+  store = await openTestStore({ dataDir: dir });
 });
 
 after(async () => {

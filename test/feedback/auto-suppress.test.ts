@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, createTenant, getSuppression, type Store } from '../../src/store/index.ts';
+import { createTenant, getSuppression, type Store } from '../../src/store/index.ts';
 import { autoSuppress, type AutoSuppressEntry } from '../../src/feedback/auto-suppress.ts';
+import { openTestStore } from '../helpers/backend.ts';
 
 const HOUR = 3_600_000;
 const options = { softBounceLimit: 3, softBounceWindowMs: 24 * HOUR };
@@ -17,7 +18,7 @@ describe('automatic suppression entries', () => {
   let tenantId: string;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'postline-autosup-'));
-    store = await openStore({ dataDir: dir });
+    store = await openTestStore({ dataDir: dir });
     tenantId = (await createTenant(store.db, 'auto')).id;
   });
   after(async () => {

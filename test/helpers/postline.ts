@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
+import { dropTestDatabase, withBackend } from './backend.ts';
 import { startSmtpSink, type SinkOptions, type SmtpSink } from './smtp-sink.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -56,6 +57,7 @@ function endpoint(value: string | null): Endpoint | null {
 }
 
 export async function runCli(env: Record<string, string>, args: string[]): Promise<any> {
+  env = await withBackend(env);
   const { stdout } = await execFileP(process.execPath, [MAIN, '--json', ...args], { env: { ...process.env, ...env }, cwd: ROOT, maxBuffer: 256 * 1024 * 1024 });
   const lines = stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]);
@@ -77,6 +79,7 @@ export async function startPostline(options: PostlineOptions = {}): Promise<Post
     POSTLINE_DOMAINS_REQUIRE_VERIFIED: 'false',
     ...options.env,
   };
+  Object.assign(env, await withBackend(env));
   let credential: { username: string; password: string } | null = null;
   if (options.tenant) {
     await runCli(env, ['tenant', 'create', options.tenant.name]);
@@ -110,6 +113,7 @@ export async function startPostline(options: PostlineOptions = {}): Promise<Post
     async cleanup() {
       await proc.stop();
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (!options.env?.POSTLINE_DATABASE_URL) await dropTestDatabase(env.POSTLINE_DATABASE_URL);
     },
   };
   async function launch(): Promise<void> {

@@ -4,9 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import {
-  openStore, createTenant, addSuppressions, suppressedAmong, getSuppression, removeSuppression, listSuppressionsPage,
+  createTenant, addSuppressions, suppressedAmong, getSuppression, removeSuppression, listSuppressionsPage,
   purgeExpiredSuppressions, normaliseSuppressionAddress, type NewSuppression, type Store,
 } from '../../src/store/index.ts';
+import { openTestStore } from '../helpers/backend.ts';
 
 const DAY = 86_400_000;
 
@@ -22,7 +23,7 @@ describe('store: suppression lists (SQLite)', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'postline-suppressions-'));
-    store = await openStore({ dataDir: dir });
+    store = await openTestStore({ dataDir: dir });
     tenant = (await createTenant(store.db, 'acme')).id;
     other = (await createTenant(store.db, 'globex')).id;
   });

@@ -5,16 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.ts';
-import { createTenant, openStore, type Store } from '../../src/store/index.ts';
+import { createTenant, type Store } from '../../src/store/index.ts';
 import { CLI_ACTOR } from '../../src/security/index.ts';
 import { WebSessions, createUser } from '../../src/web/index.ts';
+import { openTestStore } from '../helpers/backend.ts';
 
 describe('dashboard sessions: fixed expiry (web.session_ttl) and secure cookies', () => {
   let dir: string;
   let store: Store;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'postline-web-sessions-'));
-    store = await openStore({ dataDir: dir });
+    store = await openTestStore({ dataDir: dir });
     await store.write((trx) => createTenant(trx, 'acme'));
     await createUser(store, { email: 'ann@acme.test', password: 'a long enough password', tenant: 'acme', role: 'owner' }, CLI_ACTOR);
   });

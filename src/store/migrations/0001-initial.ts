@@ -1,5 +1,6 @@
 // Frozen in time: this migration uses Kysely<any> and imports nothing from src/.
 import { sql, type Kysely } from 'kysely';
+import { serialId, bytesType } from './dialect.ts';
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createTable('tenants')
@@ -30,7 +31,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('stream', 'text', (c) => c.notNull().defaultTo('transactional'))
     .addColumn('mail_from', 'text', (c) => c.notNull())
     .addColumn('size', 'integer', (c) => c.notNull())
-    .addColumn('body', 'blob')
+    .addColumn('body', bytesType(db))
     .addColumn('body_path', 'text')
     .addColumn('header_size', 'integer', (c) => c.notNull())
     .addColumn('message_id_header', 'text')
@@ -46,7 +47,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('messages_tenant_created').on('messages').columns(['tenant_id', 'created_at']).execute();
   await db.schema.createTable('recipients')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(serialId(db))
     .addColumn('message_id', 'text', (c) => c.notNull().references('messages.id').onDelete('cascade'))
     .addColumn('tenant_id', 'text')
     .addColumn('rcpt', 'text', (c) => c.notNull())
@@ -73,7 +74,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .where(sql.ref('status'), '=', 'inflight').execute();
   await db.schema.createIndex('recipients_status_domain').on('recipients').columns(['status', 'domain']).execute();
   await db.schema.createTable('attempts')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(serialId(db))
     .addColumn('recipient_id', 'integer', (c) => c.notNull())
     .addColumn('message_id', 'text', (c) => c.notNull().references('messages.id').onDelete('cascade'))
     .addColumn('started_at', 'bigint', (c) => c.notNull())
@@ -90,7 +91,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('attempts_message').on('attempts').column('message_id').execute();
   await db.schema.createTable('events')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(serialId(db))
     .addColumn('uid', 'text', (c) => c.notNull().unique())
     .addColumn('tenant_id', 'text')
     .addColumn('message_id', 'text')

@@ -6,6 +6,7 @@
 // indexes the query API needs (messages of a tenant in id order, messages by recipient),
 // hourly event counts for statistics, and an index for the retention of bodies.
 import { sql, type Kysely } from 'kysely';
+import { serialId } from './dialect.ts';
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createTable('webhooks')
@@ -57,7 +58,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('webhook_deliveries_created').on('webhook_deliveries').columns(['created_at']).execute();
 
   await db.schema.createTable('webhook_attempts')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(serialId(db))
     .addColumn('delivery_id', 'text', (c) => c.notNull().references('webhook_deliveries.id').onDelete('cascade'))
     .addColumn('webhook_id', 'text', (c) => c.notNull())
     .addColumn('started_at', 'bigint', (c) => c.notNull())

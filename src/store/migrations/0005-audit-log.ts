@@ -3,10 +3,11 @@
 // webhooks), written in the transaction of the change. Rows are never updated; the id
 // orders them and is the pagination cursor.
 import type { Kysely } from 'kysely';
+import { serialId } from './dialect.ts';
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createTable('audit_log')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(serialId(db))
     .addColumn('at', 'bigint', (c) => c.notNull())
     // admin (the admin token), key (a tenant API key), cli (the postline command)
     .addColumn('actor_kind', 'text', (c) => c.notNull())

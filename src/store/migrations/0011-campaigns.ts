@@ -4,6 +4,7 @@
 // makes expansion idempotent: inserted in the same transaction as the contact's message),
 // and tracking events (opens, clicks) of campaign messages.
 import { sql, type Kysely } from 'kysely';
+import { serialId } from './dialect.ts';
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createTable('contacts')
@@ -146,7 +147,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('campaign_ledger_message').on('campaign_ledger').column('message_id').where(sql.ref('message_id'), 'is not', null).execute();
 
   await db.schema.createTable('tracking_events')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(serialId(db))
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('campaign_id', 'text')
     .addColumn('message_id', 'text', (c) => c.notNull())

@@ -5,6 +5,7 @@
 import { CompiledQuery, sql, type Kysely } from 'kysely';
 import type { CampaignLedgerTable, CampaignStatus, CampaignTable, Database } from '../database.ts';
 import type { PageRequest } from './api-keys.ts';
+import { jsonIsTrue, placeholders } from '../sql-dialect.ts';
 
 export type NewCampaign = Omit<CampaignTable, 'cursor' | 'pace_start' | 'pace_count' | 'queued' | 'skipped_suppressed' | 'skipped_unsubscribed' | 'paused_reason' | 'started_at' | 'finished_at'>;
 
@@ -74,7 +75,7 @@ export async function insertLedger(db: Kysely<Database>, campaignId: string, ent
     }
     const params: unknown[] = [];
     for (const e of chunk) params.push(campaignId, e.contactId, e.messageId, e.outcome, e.variant, now);
-    const r = await db.executeQuery<{ contact_id: string }>(CompiledQuery.raw(text, params));
+    const r = await db.executeQuery<{ contact_id: string }>(CompiledQuery.raw(placeholders(db, text), params));
     for (const row of r.rows) out.add(row.contact_id);
   }
   return out;
@@ -130,16 +131,18 @@ export async function campaignHardBounces(db: Kysely<Database>, campaignId: stri
   const row = await db.selectFrom('campaign_ledger').innerJoin('events', 'events.message_id', 'campaign_ledger.message_id')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('campaign_ledger.campaign_id', '=', campaignId).where('events.type', '=', 'message.bounced')
-    .where(sql<string>`json_extract(${sql.ref('events.payload')}, '$.permanent')`, '=', 1 as never).executeTakeFirst();
+    .where(jsonIsTrue(db, sql.ref('events.payload'), 'permanent')).executeTakeFirst();
   return Number(row?.n ?? 0);
 }
 
 /** Ledger rows of finished campaigns older than `before`, deleted in one chunk; answers how many. */
 export async function pruneLedger(db: Kysely<Database>, before: number, limit: number): Promise<number> {
-  const r = await db.deleteFrom('campaign_ledger').where((eb) => eb(sql.ref('rowid'), 'in', eb.selectFrom('campaign_ledger')
+  // By primary key (row values: SQLite 3.15+ and PostgreSQL), not SQLite's rowid.
+  const r = await db.deleteFrom('campaign_ledger').where((eb) => eb(eb.refTuple('campaign_id', 'contact_id'), 'in', eb.selectFrom('campaign_ledger')
     .innerJoin('campaigns', 'campaigns.id', 'campaign_ledger.campaign_id')
-    .select(sql<number>`campaign_ledger.rowid`.as('rid'))
-    .where('campaigns.status', 'in', ['sent', 'cancelled']).where('campaign_ledger.created_at', '<', before).limit(limit))).executeTakeFirst();
+    .select(['campaign_ledger.campaign_id', 'campaign_ledger.contact_id'])
+    .where('campaigns.status', 'in', ['sent', 'cancelled']).where('campaign_ledger.created_at', '<', before).limit(limit)
+    .$asTuple('campaign_id', 'contact_id'))).executeTakeFirst();
   return Number(r.numDeletedRows);
 }
 

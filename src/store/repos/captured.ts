@@ -4,6 +4,7 @@
 // exactly those rows, newest message first per tenant.
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../database.ts';
+import { likeOperator, stringAgg } from '../sql-dialect.ts';
 
 export interface CapturedMessageRow {
   readonly id: string;
@@ -26,11 +27,12 @@ export async function listCapturedPage(db: Kysely<Database>, tenantId: string, f
     // A substring of the subject, From, envelope sender or a recipient: a scan of this
     // tenant's captured mail only, which a sandbox keeps small.
     const like = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const op = likeOperator(db);
     ids = ids.innerJoin('messages', 'messages.id', 'recipients.message_id').where((eb) => eb.or([
-      eb(sql`messages.subject`, 'like', sql`${like} ESCAPE '\\'`),
-      eb(sql`messages.from_header`, 'like', sql`${like} ESCAPE '\\'`),
-      eb(sql`messages.mail_from`, 'like', sql`${like} ESCAPE '\\'`),
-      eb(sql`recipients.rcpt`, 'like', sql`${like} ESCAPE '\\'`),
+      eb(sql`messages.subject`, op, sql`${like} ESCAPE '\\'`),
+      eb(sql`messages.from_header`, op, sql`${like} ESCAPE '\\'`),
+      eb(sql`messages.mail_from`, op, sql`${like} ESCAPE '\\'`),
+      eb(sql`recipients.rcpt`, op, sql`${like} ESCAPE '\\'`),
     ]));
   }
   const pageIds = (await ids.orderBy('recipients.message_id', 'desc').limit(page.limit).execute()).map((r) => r.message_id);
@@ -38,7 +40,7 @@ export async function listCapturedPage(db: Kysely<Database>, tenantId: string, f
   const rows = await db.selectFrom('messages')
     .select(['messages.id', 'messages.mail_from', 'messages.from_header', 'messages.subject', 'messages.size', 'messages.created_at'])
     .select(sql<number>`(messages.body IS NOT NULL OR messages.body_path IS NOT NULL)`.as('has_body'))
-    .select(sql<string>`(SELECT group_concat(r.rcpt, ',') FROM recipients r WHERE r.message_id = messages.id AND r.status = 'delivered' AND r.last_mx IS NULL)`.as('recipients'))
+    .select(sql<string>`(SELECT ${stringAgg(db, sql.ref('r.rcpt'), ',')} FROM recipients r WHERE r.message_id = messages.id AND r.status = 'delivered' AND r.last_mx IS NULL)`.as('recipients'))
     .where('messages.id', 'in', pageIds).where('messages.tenant_id', '=', tenantId)
     .orderBy('messages.id', 'desc').execute();
   return rows.map((r) => ({ ...r, size: Number(r.size), created_at: Number(r.created_at), has_body: Number(r.has_body), recipients: r.recipients ?? '' }));

@@ -6,6 +6,7 @@ import { CompiledQuery, sql, type Kysely } from 'kysely';
 import type { ContactListTable, ContactStatus, ContactTable, Database, ListMemberStatus } from '../database.ts';
 import type { PageRequest } from './api-keys.ts';
 import { newPublicId } from '../ids.ts';
+import { jsonMergeSql, placeholders as numbered } from '../sql-dialect.ts';
 
 /** Rows per multi-row statement: 7 columns × 500 is far under SQLite's 32,766 parameters. */
 export const CONTACT_ROWS_PER_STATEMENT = 500;
@@ -41,11 +42,11 @@ export async function upsertContacts(db: Kysely<Database>, tenantId: string, con
     const chunk = contacts.slice(i, i + CONTACT_ROWS_PER_STATEMENT);
     const text = cached(`upsert:${chunk.length}`, () => `insert into "contacts" ("id", "tenant_id", "email", "name", "attributes", "status", "created_at", "updated_at") values ${placeholders(chunk.length, 8)}`
       + ` on conflict ("tenant_id", "email") do update set "name" = coalesce(excluded."name", "contacts"."name"),`
-      + ` "attributes" = json_patch("contacts"."attributes", excluded."attributes"), "updated_at" = excluded."updated_at"`
+      + ` "attributes" = ${jsonMergeSql(db, '"contacts"."attributes"', 'excluded."attributes"')}, "updated_at" = excluded."updated_at"`
       + ` returning "id", "email", "status"`);
     const params: unknown[] = [];
     for (const c of chunk) params.push(newPublicId('ct', now), tenantId, c.email, c.name, JSON.stringify(c.attributes ?? {}), 'subscribed', now, now);
-    const r = await db.executeQuery<UpsertedContact>(CompiledQuery.raw(text, params));
+    const r = await db.executeQuery<UpsertedContact>(CompiledQuery.raw(numbered(db, text), params));
     out.push(...r.rows);
   }
   return out;
@@ -64,7 +65,7 @@ export async function addListMembers(db: Kysely<Database>, tenantId: string, lis
       + ' on conflict do nothing returning "contact_id"');
     const params: unknown[] = [];
     for (const id of chunk) params.push(listId, id, tenantId, status, options.jobId ?? null, status === 'subscribed' ? options.now : null, options.ip ?? null, options.now);
-    const r = await db.executeQuery<{ contact_id: string }>(CompiledQuery.raw(text, params));
+    const r = await db.executeQuery<{ contact_id: string }>(CompiledQuery.raw(numbered(db, text), params));
     for (const row of r.rows) added.add(row.contact_id);
   }
   return added;
@@ -133,6 +134,36 @@ export async function deleteContact(db: Kysely<Database>, tenantId: string, id: 
 export async function setContactStatusByEmail(db: Kysely<Database>, tenantId: string, email: string, status: ContactStatus, now: number): Promise<string | null> {
   const row = await db.updateTable('contacts').set({ status, updated_at: now }).where('tenant_id', '=', tenantId).where('email', '=', email).returning('id').executeTakeFirst();
   return row?.id ?? null;
+}
+
+/**
+ * Contact statuses, weakest first, as the suppression list sets them (suppressions.ts): an
+ * entry raises a contact's status, never lowers it. `unsubscribed` ranks above `complained`
+ * and `bounced` because it is the recipient's own word that no entry's removal may undo: a
+ * contact who unsubscribed and later bounces or complains stays `unsubscribed`.
+ */
+export const CONTACT_STATUS_RANK: Readonly<Record<ContactStatus, number>> = { subscribed: 0, bounced: 1, complained: 2, unsubscribed: 3 };
+
+/** Raises the tenant's contacts with these (normalised) emails to `status` where theirs ranks lower; answers how many changed. */
+export async function raiseContactStatuses(db: Kysely<Database>, tenantId: string, emails: readonly string[], status: ContactStatus, now: number): Promise<number> {
+  const weaker = (Object.keys(CONTACT_STATUS_RANK) as ContactStatus[]).filter((s) => CONTACT_STATUS_RANK[s] < CONTACT_STATUS_RANK[status]);
+  if (weaker.length === 0) return 0;
+  let changed = 0;
+  for (let i = 0; i < emails.length; i += CONTACT_ROWS_PER_STATEMENT) {
+    const r = await db.updateTable('contacts').set({ status, updated_at: now })
+      .where('tenant_id', '=', tenantId).where('email', 'in', emails.slice(i, i + CONTACT_ROWS_PER_STATEMENT)).where('status', 'in', weaker)
+      .executeTakeFirst();
+    changed += Number(r.numUpdatedRows);
+  }
+  return changed;
+}
+
+/** Sets the status of the tenant's contact with this (normalised) email to `to` only while it is `from`; answers whether it changed. */
+export async function replaceContactStatus(db: Kysely<Database>, tenantId: string, email: string, from: ContactStatus, to: ContactStatus, now: number): Promise<boolean> {
+  if (from === to) return false;
+  const r = await db.updateTable('contacts').set({ status: to, updated_at: now })
+    .where('tenant_id', '=', tenantId).where('email', '=', email).where('status', '=', from).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
 }
 
 export interface ConfirmTemplate {

@@ -4,6 +4,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, EventTable, MessageTable, RecipientStatus, Stream } from '../database.ts';
 import type { PageRequest } from './api-keys.ts';
+import { jsonArrayHas } from '../sql-dialect.ts';
 
 /** An events row as read. */
 export type EventRow = Selectable<EventTable>;
@@ -49,7 +50,7 @@ export async function listMessagesPage(db: Kysely<Database>, tenantId: string, f
   if (filter.to !== undefined) q = q.where('created_at', '<', filter.to);
   if (filter.tag !== undefined) {
     const tag = filter.tag;
-    q = q.where(sql<boolean>`EXISTS (SELECT 1 FROM json_each(messages.tags) WHERE json_each.value = ${tag})`);
+    q = q.where(jsonArrayHas(db, sql.ref('messages.tags'), tag));
   }
   if (filter.recipient !== undefined) {
     const rcpt = filter.recipient;

@@ -28,22 +28,25 @@ export async function queueByDestination(db: Kysely<Database>, tenantId: string,
   let q = db.selectFrom('recipients').innerJoin('messages', 'messages.id', 'recipients.message_id')
     .select((eb) => [
       'recipients.domain',
-      sql<number>`SUM(recipients.status = 'queued')`.as('queued'),
-      sql<number>`SUM(recipients.status = 'deferred')`.as('deferred'),
-      sql<number>`SUM(recipients.status = 'inflight')`.as('inflight'),
+      sql<number>`SUM(CASE WHEN recipients.status = 'queued' THEN 1 ELSE 0 END)`.as('queued'),
+      sql<number>`SUM(CASE WHEN recipients.status = 'deferred' THEN 1 ELSE 0 END)`.as('deferred'),
+      sql<number>`SUM(CASE WHEN recipients.status = 'inflight' THEN 1 ELSE 0 END)`.as('inflight'),
       sql<number | null>`MIN(CASE WHEN recipients.status <> 'inflight' THEN recipients.next_attempt_at END)`.as('next_attempt_at'),
       eb.fn.min('messages.created_at').as('oldest_at'),
     ])
     .where('recipients.tenant_id', '=', tenantId).where('recipients.status', 'in', [...OPEN_STATUSES]);
   if (options.afterDomain !== undefined) q = q.where('recipients.domain', '>', options.afterDomain);
-  if (options.status !== undefined) q = q.having(sql<boolean>`SUM(recipients.status = ${options.status}) > 0`);
+  if (options.status !== undefined) q = q.having(sql<boolean>`SUM(CASE WHEN recipients.status = ${options.status} THEN 1 ELSE 0 END) > 0`);
   const groups = await q.groupBy('recipients.domain').orderBy('recipients.domain').limit(options.limit).execute();
   if (groups.length === 0) return [];
-  // SQLite: with MAX(), the bare columns come from the row holding the maximum.
-  const errors = await db.selectFrom('recipients')
-    .select(['domain', 'last_code', 'last_enhanced', 'last_response', 'last_mx', sql<number>`MAX(updated_at)`.as('at')])
+  // The latest error per domain: the first row of each domain by updated_at (a window
+  // function: both backends; SQLite's bare columns beside MAX() are SQLite's alone).
+  const latest = db.selectFrom('recipients')
+    .select(['domain', 'last_code', 'last_enhanced', 'last_response', 'last_mx', 'updated_at as at',
+      sql<number>`ROW_NUMBER() OVER (PARTITION BY domain ORDER BY updated_at DESC)`.as('rn')])
     .where('tenant_id', '=', tenantId).where('status', '=', 'deferred').where('last_response', 'is not', null)
-    .where('domain', 'in', groups.map((g) => g.domain)).groupBy('domain').execute();
+    .where('domain', 'in', groups.map((g) => g.domain));
+  const errors = await db.selectFrom(latest.as('e')).selectAll().where('rn', '=', 1).execute();
   const byDomain = new Map(errors.map((e) => [e.domain, e]));
   return groups.map((g) => {
     const e = byDomain.get(g.domain);
@@ -95,8 +98,10 @@ export async function listQueueRecipients(db: Kysely<Database>, tenantId: string
 }
 
 function selected(db: Kysely<Database>, tenantId: string, selection: QueueSelection, statuses: readonly RecipientStatus[], limit: number) {
+  const wanted = selection.status ? [selection.status].filter((s) => statuses.includes(s)) : [...statuses];
+  // `IN ()` is SQLite's alone; a status outside `statuses` selects nothing on both backends.
   let q = db.selectFrom('recipients').select('id').where('tenant_id', '=', tenantId)
-    .where('status', 'in', selection.status ? [selection.status].filter((s) => statuses.includes(s)) : [...statuses]);
+    .where('status', 'in', wanted.length ? wanted : ['-' as RecipientStatus]);
   if (selection.recipientIds !== undefined) q = q.where('id', 'in', selection.recipientIds.length ? [...selection.recipientIds] : [-1]);
   if (selection.domain !== undefined) q = q.where('domain', '=', selection.domain);
   return q.orderBy('id').limit(limit);
@@ -137,7 +142,7 @@ export async function cancelSelection(db: Kysely<Database>, tenantId: string, se
 /** The tenant's open recipients per state; `scheduled` counts queued ones waiting for a later send_at. */
 export async function tenantQueueCounts(db: Kysely<Database>, tenantId: string, now = Date.now()): Promise<Record<OpenStatus | 'scheduled', number>> {
   const rows = await db.selectFrom('recipients')
-    .select(['status', (eb) => eb.fn.countAll().as('n'), sql<number>`SUM(status = 'queued' AND next_attempt_at > ${now + 60_000})`.as('later')])
+    .select(['status', (eb) => eb.fn.countAll().as('n'), sql<number>`SUM(CASE WHEN status = 'queued' AND next_attempt_at > ${now + 60_000} THEN 1 ELSE 0 END)`.as('later')])
     .where('tenant_id', '=', tenantId).where('status', 'in', [...OPEN_STATUSES]).groupBy('status').execute();
   const out = { queued: 0, deferred: 0, inflight: 0, scheduled: 0 };
   for (const r of rows) {

@@ -6,6 +6,7 @@ import { sql, type ExpressionBuilder, type Expression, type Kysely, type SqlBool
 import type { ContactTable, Database, SegmentTable } from '../database.ts';
 import type { PageRequest } from './api-keys.ts';
 import { newPublicId } from '../ids.ts';
+import { jsonText } from '../sql-dialect.ts';
 
 export type SegmentOp = 'eq' | 'neq' | 'contains' | 'in' | 'exists' | 'before' | 'after';
 export type SegmentValue = string | number | boolean | ReadonlyArray<string | number>;
@@ -33,8 +34,8 @@ function escapeLike(text: string): string {
   return text.replace(/[%_\\]/g, (c) => `\\${c}`);
 }
 
-function fieldRef(field: string): Expression<unknown> {
-  if (field.startsWith('attributes.')) return sql`json_extract(${sql.ref('contacts.attributes')}, ${`$."${field.slice('attributes.'.length)}"`})`;
+function fieldRef(db: Kysely<any>, field: string): Expression<unknown> {
+  if (field.startsWith('attributes.')) return jsonText(db, sql.ref('contacts.attributes'), field.slice('attributes.'.length));
   return sql.ref(`contacts.${field}`);
 }
 
@@ -44,10 +45,10 @@ function timeValue(field: string, value: SegmentValue | undefined): string | num
   return String(value);
 }
 
-function compile(eb: Eb, c: SegmentCondition, now: number): Expression<SqlBool> {
-  if ('all' in c) return c.all.length ? eb.and(c.all.map((x) => compile(eb, x, now))) : sql<SqlBool>`1 = 1`;
-  if ('any' in c) return c.any.length ? eb.or(c.any.map((x) => compile(eb, x, now))) : sql<SqlBool>`1 = 0`;
-  if ('not' in c) return eb.not(compile(eb, c.not, now));
+function compile(db: Kysely<any>, eb: Eb, c: SegmentCondition, now: number): Expression<SqlBool> {
+  if ('all' in c) return c.all.length ? eb.and(c.all.map((x) => compile(db, eb, x, now))) : sql<SqlBool>`1 = 1`;
+  if ('any' in c) return c.any.length ? eb.or(c.any.map((x) => compile(db, eb, x, now))) : sql<SqlBool>`1 = 0`;
+  if ('not' in c) return eb.not(compile(db, eb, c.not, now));
   if ('list' in c) {
     return eb.exists(eb.selectFrom('list_members').select(sql.lit(1).as('one'))
       .whereRef('list_members.contact_id', '=', 'contacts.id').where('list_members.list_id', '=', c.list).where('list_members.status', '=', 'subscribed'));
@@ -59,7 +60,7 @@ function compile(eb: Eb, c: SegmentCondition, now: number): Expression<SqlBool> 
       .where('tracking_events.kind', '=', c.engagement === 'opened' ? 'open' : 'click').where('tracking_events.machine', '=', 0)
       .where('tracking_events.created_at', '>=', since));
   }
-  const ref = fieldRef(c.field);
+  const ref = fieldRef(db, c.field);
   const v = c.value;
   switch (c.op) {
     case 'eq': return sql<SqlBool>`${ref} = ${typeof v === 'boolean' ? (v ? 1 : 0) : v}`;
@@ -75,13 +76,13 @@ function compile(eb: Eb, c: SegmentCondition, now: number): Expression<SqlBool> 
   }
 }
 
-function audienceWhere(eb: Eb, audience: Audience, now: number): Expression<SqlBool> {
+function audienceWhere(db: Kysely<any>, eb: Eb, audience: Audience, now: number): Expression<SqlBool> {
   const parts: Expression<SqlBool>[] = [eb('contacts.tenant_id', '=', audience.tenantId)];
   if (audience.listIds.length) {
     parts.push(eb.exists(eb.selectFrom('list_members').select(sql.lit(1).as('one'))
       .whereRef('list_members.contact_id', '=', 'contacts.id').where('list_members.list_id', 'in', audience.listIds).where('list_members.status', '=', 'subscribed')));
   }
-  if (audience.filter) parts.push(compile(eb, audience.filter, now));
+  if (audience.filter) parts.push(compile(db, eb, audience.filter, now));
   return eb.and(parts);
 }
 
@@ -89,13 +90,13 @@ function audienceWhere(eb: Eb, audience: Audience, now: number): Expression<SqlB
 export async function countAudience(db: Kysely<Database>, audience: Audience, now = Date.now()): Promise<{ total: number; subscribed: number }> {
   const row = await db.selectFrom('contacts')
     .select([(eb) => eb.fn.countAll<number>().as('total'), sql<number>`sum(case when "contacts"."status" = 'subscribed' then 1 else 0 end)`.as('subscribed')])
-    .where((eb) => audienceWhere(eb, audience, now)).executeTakeFirst();
+    .where((eb) => audienceWhere(db, eb, audience, now)).executeTakeFirst();
   return { total: Number(row?.total ?? 0), subscribed: Number(row?.subscribed ?? 0) };
 }
 
 /** The next `limit` contacts of the audience after `afterId`, in id order (the expansion cursor). */
 export async function audiencePage(db: Kysely<Database>, audience: Audience, afterId: string | null, limit: number, now = Date.now()): Promise<ContactTable[]> {
-  let q = db.selectFrom('contacts').selectAll().where((eb) => audienceWhere(eb, audience, now));
+  let q = db.selectFrom('contacts').selectAll().where((eb) => audienceWhere(db, eb, audience, now));
   if (afterId) q = q.where('contacts.id', '>', afterId);
   return q.orderBy('contacts.id').limit(limit).execute();
 }

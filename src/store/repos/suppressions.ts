@@ -7,11 +7,18 @@
 // whole address lower-cased. RFC 5321 §2.4 lets a server treat local parts as case-sensitive,
 // but no mailbox provider does, and a suppression that `Bob@x` slips past is worse than one
 // that also covers a distinct `bob@x`.
+//
+// The tenant's contact with a suppressed address follows the list in the same transaction
+// (issue 9): an entry raises the contact's status to the one its reason stands for
+// (CONTACT_STATUS_OF, CONTACT_STATUS_RANK in contacts.ts), and removing a bounce or complaint
+// entry, the operator clearing it, gives a contact whose status came from it the status of what
+// is left on the list for the address (any stream), or `subscribed`.
 import { selectCompiled } from '../compiled-queries.ts';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { Database, Stream, SuppressionReason, SuppressionTable } from '../database.ts';
+import type { ContactStatus, Database, Stream, SuppressionReason, SuppressionTable } from '../database.ts';
 import type { PageRequest } from './api-keys.ts';
 import { StoreError } from './tenants.ts';
+import { CONTACT_STATUS_RANK, raiseContactStatuses, replaceContactStatus } from './contacts.ts';
 import { newPublicId } from '../ids.ts';
 import { parseAddress } from '../../smtp/index.ts';
 
@@ -27,6 +34,9 @@ export const SUPPRESSION_STREAMS = ['transactional', 'broadcast'] as const satis
 export const SUPPRESSION_REASONS = ['complaint', 'unsubscribe', 'hard_bounce', 'manual'] as const satisfies readonly SuppressionReason[];
 
 const REASON_RANK: Record<SuppressionReason, number> = { complaint: 4, unsubscribe: 3, hard_bounce: 2, manual: 1 };
+
+/** The contact status a live entry stands for; a manual entry is the sender's choice, not the contact's state. */
+const CONTACT_STATUS_OF: Partial<Record<SuppressionReason, ContactStatus>> = { complaint: 'complained', unsubscribe: 'unsubscribed', hard_bounce: 'bounced' };
 
 /** Longer descriptions (a bounce's whole diagnostic) are cut to this many characters. */
 export const MAX_SUPPRESSION_DESCRIPTION_CHARS = 1000;
@@ -178,6 +188,15 @@ export async function addSuppressions(db: Kysely<Database>, tenantId: string, en
     for (const p of chunk) if (stored.get(`${p.stream} ${p.address}`)?.id === p.id) added++;
   }
   const out = proposed.map((p) => stored.get(`${p.stream} ${p.address}`)!);
+  const raise = new Map<ContactStatus, string[]>();
+  for (const row of out) {
+    const status = CONTACT_STATUS_OF[row.reason];
+    if (!status || (row.expires_at !== null && Number(row.expires_at) <= now)) continue;
+    const emails = raise.get(status);
+    if (emails) emails.push(row.address);
+    else raise.set(status, [row.address]);
+  }
+  for (const [status, emails] of raise) await raiseContactStatuses(db, tenantId, emails, status, now);
   return { added, updated: out.length - added, rows: out };
 }
 
@@ -201,7 +220,29 @@ export async function removeSuppression(db: Kysely<Database>, tenantId: string, 
   const row = await db.deleteFrom('suppressions')
     .where('tenant_id', '=', tenantId).where('stream', '=', stream).where('address', '=', normal)
     .returningAll().executeTakeFirst();
+  if (row) await restoreContactStatus(db, tenantId, row, now);
   return row && (row.expires_at === null || Number(row.expires_at) > now) ? row : undefined;
+}
+
+/**
+ * After `removed` left the list: a contact whose status came from a bounce or complaint entry
+ * takes the status of the strongest entry left for the address on any stream, or `subscribed`.
+ * Removing an unsubscribe (or manual) entry changes no contact: only the contact itself
+ * (PATCH /api/v1/contacts/{id}) subscribes someone who unsubscribed again.
+ */
+async function restoreContactStatus(db: Kysely<Database>, tenantId: string, removed: SuppressionTable, now: number): Promise<void> {
+  const from = CONTACT_STATUS_OF[removed.reason];
+  if (from !== 'bounced' && from !== 'complained') return;
+  const left = await db.selectFrom('suppressions').select('reason')
+    .where('tenant_id', '=', tenantId).where('stream', 'in', [...SUPPRESSION_STREAMS]).where('address', '=', removed.address)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .execute();
+  let to: ContactStatus = 'subscribed';
+  for (const { reason } of left) {
+    const status = CONTACT_STATUS_OF[reason];
+    if (status && CONTACT_STATUS_RANK[status] > CONTACT_STATUS_RANK[to]) to = status;
+  }
+  await replaceContactStatus(db, tenantId, removed.address, from, to, now);
 }
 
 /** `%`, `_` and the escape character itself match literally in a LIKE pattern with `escape '\'`. */

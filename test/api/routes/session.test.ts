@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../../src/config/index.ts';
-import { listAuditLogPage, openStore, type Store } from '../../../src/store/index.ts';
+import { listAuditLogPage, type Store } from '../../../src/store/index.ts';
 import { createApiApp, type ApiInstance } from '../../../src/api/index.ts';
 import { CLI_ACTOR } from '../../../src/security/index.ts';
 import { createUser, sessionIdOf } from '../../../src/web/index.ts';
 import { startTestApi, isProblem, type TestApi, type TestTenant } from '../api-test-app.ts';
+import { openTestStore } from '../../helpers/backend.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -204,7 +205,7 @@ describe('dashboard sessions: web.enabled false', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'postline-web-off-'));
     const config = loadConfig({ env: { POSTLINE_DATA_DIR: dir }, overrides: { 'web.enabled': false } });
-    store = await openStore({ dataDir: dir });
+    store = await openTestStore({ dataDir: dir });
     app = await createApiApp({ config, store, log: pino({ level: 'silent' }), adminToken: 'admin-token-for-the-web-off-test-0123456789' });
   });
   after(async () => {
