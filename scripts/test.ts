@@ -1,7 +1,8 @@
 // `npm test`: the whole suite on each backend, SQLite first, then PostgreSQL (issue 7: the
 // backend-independent tests are parameterised by POSTLINE_TEST_BACKEND, not duplicated).
-// Files that test SQLite itself say `// backend: sqlite-only` in their first lines and run
-// once. For the PostgreSQL pass this script makes sure a server is there: it uses
+// Files that test one backend itself say `// backend: sqlite-only` (WAL, disk full…) or
+// `// backend: postgres-only` (several nodes on one database) in their first lines and run
+// in that pass only. For the PostgreSQL pass this script makes sure a server is there: it uses
 // POSTLINE_TEST_PG_URL when set, else a local cluster on 127.0.0.1:5432 that it starts
 // (`pg_ctlcluster 15 main start`) and gives a `postline` role when it runs as root. Then it
 // migrates a template database that every test's own database is copied from.
@@ -31,8 +32,9 @@ function testFiles(dir: string): string[] {
   });
 }
 
-function sqliteOnly(file: string): boolean {
-  return /^\/\/ backend: sqlite-only/m.test(readFileSync(join(root, file), 'utf8').slice(0, 2000));
+/** `// backend: sqlite-only` or `// backend: postgres-only` in a file's first lines, else null. */
+function onlyBackend(file: string): string | null {
+  return /^\/\/ backend: (sqlite|postgres)-only/m.exec(readFileSync(join(root, file), 'utf8').slice(0, 2000))?.[1] ?? null;
 }
 
 function sh(cmd: string, cmdArgs: string[]): { ok: boolean; out: string } {
@@ -82,7 +84,7 @@ const all = files.length ? files : testFiles(join(root, 'test'));
 let failed = false;
 for (const backend of backends) {
   if (backend !== 'sqlite' && backend !== 'postgres') throw new Error(`unknown backend ${backend}`);
-  const chosen = backend === 'postgres' ? all.filter((f) => !sqliteOnly(f)) : all;
+  const chosen = all.filter((f) => (onlyBackend(f) ?? backend) === backend);
   if (backend === 'postgres') await preparePostgres();
   console.error(`# ${backend}: ${chosen.length} test files`);
   const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', ...flags, ...chosen], {

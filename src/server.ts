@@ -3,11 +3,10 @@
 import { writeFile, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.ts';
 import { parseListen } from './config/index.ts';
-import { openStore, releaseLeases, WriteLock, type Store } from './store/index.ts';
+import { openStore, releaseLeases, storeOptionsOf, WriteLock, type Store } from './store/index.ts';
 import { createApiApp } from './api/index.ts';
 import { createIngress, type Ingress } from './ingress/index.ts';
 import { startDeliveryWorker } from './queue/index.ts';
@@ -21,6 +20,7 @@ import { mailauthResolver } from './bounces/index.ts';
 import { VerpCodec } from './feedback/verp.ts';
 import { startDomainRecheck } from './domains/index.ts';
 import type { InboundFeedback } from './feedback/inbound-feedback.ts';
+import { newLeaseOwner, nodeIdOf } from './queue/lease-owner.ts';
 
 export interface RunningServer {
   readonly listening: Record<string, string>;
@@ -74,40 +74,57 @@ async function inboundFeedbackOf(config: Readonly<Config>): Promise<InboundFeedb
   };
 }
 
-export async function startServer(config: Readonly<Config>, log: Logger = createLogger(config)): Promise<RunningServer> {
+export async function startServer(startConfig: Readonly<Config>, log: Logger = createLogger(startConfig)): Promise<RunningServer> {
+  const roles = new Set(startConfig.roles);
+  // A role left out turns its parts off (issue 7): no dashboard without `web`, no campaign
+  // expansion without `worker` (the nodes with it expand; a node without only serves the API).
+  const config: Readonly<Config> = {
+    ...startConfig,
+    web: { ...startConfig.web, enabled: startConfig.web.enabled && roles.has('web') },
+    campaigns: { ...startConfig.campaigns, runner: startConfig.campaigns.runner && roles.has('worker') },
+  };
   const dataDir = resolve(config.data_dir);
   const writeLock = new WriteLock();
   // The delivery thread checkpoints the WAL in the background; this thread's commits never do (open-store.ts).
-  const store = await openStore({ dataDir, databaseUrl: config.database.url, writeLock, checkpoints: 'none' });
+  const store = await openStore({ ...storeOptionsOf(config), dataDir, writeLock, checkpoints: 'none', applicationName: 'postline' });
   const { file: adminTokenFile, token: adminToken } = await ensureAdminToken(config, dataDir);
   const orphans = await store.sweepSpool();
   if (orphans) log.info({ removed: orphans }, 'removed spool files of messages never accepted');
   const tls = await loadTlsMaterial({ dataDir, hostname: config.hostname, cert: config.tls.cert, key: config.tls.key });
+  if (store.dialect === 'sqlite' && !roles.has('worker')) {
+    log.warn({ roles: [...roles] }, 'no worker role on SQLite: mail accepted here is delivered only by a process with the worker role on the same database file; split roles across nodes on PostgreSQL');
+  }
+  const nodeId = nodeIdOf(config);
   // Delivery runs in its own thread (see queue/delivery-thread.ts); it releases the leases
-  // of a previous run before ingress starts handing it new ones.
-  const owner = `${config.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const delivery = await startDeliveryWorker(config, { owner, log, writeLock });
+  // of a previous run before ingress starts handing it new ones. Without the worker role,
+  // accepted mail stays queued for the worker nodes (woken by NOTIFY on PostgreSQL).
+  const owner = newLeaseOwner(nodeId);
+  const delivery = roles.has('worker') ? await startDeliveryWorker(config, { owner, log, writeLock }) : null;
   // Webhooks and retention run here in the main thread, apart from delivery: a dead or slow
-  // endpoint holds webhook slots, never mail.
-  const webhooks = createWebhookDispatcher({ config, store, log });
-  await webhooks.start();
-  const retention = createRetentionJob({ config, store, log });
-  retention.start();
+  // endpoint holds webhook slots, never mail. With several nodes, each job runs on one node
+  // at a time (a cluster lease) among those with the worker role.
+  const webhooks = roles.has('worker') ? createWebhookDispatcher({ config, store, log, leaseOwner: nodeId }) : null;
+  await webhooks?.start();
+  const retention = roles.has('worker') ? createRetentionJob({ config, store, log, leaseOwner: nodeId }) : null;
+  retention?.start();
   // Every domain's DNS records checked again every domains.recheck_interval (domain.dns_error when DKIM goes).
-  const stopDomainRecheck = startDomainRecheck({ config, store, log });
+  const stopDomainRecheck = roles.has('worker') ? startDomainRecheck({ config, store, log, leaseOwner: nodeId }) : async () => undefined;
   if (!config.domains.require_verified) {
     log.warn({ setting: 'domains.require_verified' }, 'DEVELOPMENT SETTING: tenants may send from domains whose DNS records are not verified (SPF, DKIM and DMARC will fail at the receivers); never run a production instance like this');
   }
   const feedback = await inboundFeedbackOf(config);
-  const ingress: Ingress = createIngress({ config, store, log: log.child({ stage: 'ingress' }), tls, handoff: delivery, feedback });
-  const listening = await ingress.listen();
-  const http = await createApiApp({ config, store, log, adminToken, handoff: delivery });
+  const ingress: Ingress | null = roles.has('smtp')
+    ? createIngress({ config, store, log: log.child({ stage: 'ingress' }), tls, handoff: delivery ?? undefined, feedback })
+    : null;
+  const listening: Record<string, string> = ingress ? await ingress.listen() : {};
+  const http = roles.has('api') ? await createApiApp({ config, store, log, adminToken, handoff: delivery }) : null;
   const httpAddr = parseListen(config.http.listen);
-  if (httpAddr) {
+  if (http && httpAddr) {
     await http.listen({ host: httpAddr.host, port: httpAddr.port });
     const a = http.server.address();
     if (a && typeof a === 'object') listening.http = `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   }
+  log.info({ roles: [...roles], node_id: nodeId, database: store.dialect }, 'node started');
   let stopping: Promise<void> | null = null;
   let tlsNow = tls;
   let current = config;
@@ -120,10 +137,10 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
       stopping ??= (async () => {
         // Intake first, both doors at once: nothing new is accepted while the rest winds down.
         // HTTP requests in progress get the same period; keep-alive sockets then go.
-        const httpClosed = http.close();
+        const httpClosed = http ? http.close() : Promise.resolve();
         const httpBounded = new Promise<void>((resolve) => {
           const t = setTimeout(() => {
-            http.server.closeAllConnections();
+            http?.server.closeAllConnections();
             resolve();
           }, graceMs);
           t.unref();
@@ -132,24 +149,24 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
             resolve();
           });
         });
-        await Promise.all([ingress.close(graceMs), httpBounded]);
+        await Promise.all([ingress?.close(graceMs), httpBounded]);
         // Attempts under way record their outcome (or are deferred); leases still held by this
         // run (work handed over but never started) are due again now rather than at expiry.
-        await delivery.stop();
+        await delivery?.stop();
         const released = await store.write((trx) => releaseLeases(trx, { owner, now: Date.now() })).catch((err: unknown) => {
           log.warn({ err }, 'could not release delivery leases; they expire on their own');
           return 0;
         });
         if (released) log.info({ released }, 'released delivery leases');
-        await webhooks.stop();
-        await retention.stop();
+        await webhooks?.stop();
+        await retention?.stop();
         await stopDomainRecheck();
         await store.close();
       })();
       return stopping;
     },
     reloadConfig(next) {
-      const applied: string[] = [...ingress.reconfigure(next)];
+      const applied: string[] = [...(ingress?.reconfigure(next) ?? [])];
       const fbl = next.feedback.fbl_addresses.map((a) => a.toLowerCase());
       if (JSON.stringify(current.feedback.fbl_addresses) !== JSON.stringify(next.feedback.fbl_addresses)) {
         feedback.fblAddresses.clear();
@@ -165,7 +182,7 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
     },
     async reloadTls() {
       tlsNow = await reloadTlsMaterial(tlsNow);
-      ingress.reloadTls(tlsNow);
+      ingress?.reloadTls(tlsNow);
       log.info({ cert: tlsNow.certPath }, 'TLS certificate and key reloaded');
     },
   };

@@ -9,16 +9,22 @@ import { registerSuppressionCommands } from './suppression-commands.ts';
 import { registerUserCommands } from './user-commands.ts';
 import { registerDoctorCommand } from './doctor-command.ts';
 import { registerContactCommands } from './contact-commands.ts';
+import { registerMigrateCommand } from './migrate-command.ts';
 import { startCommand } from './start-command.ts';
 
 export interface GlobalOptions {
   config?: string;
   json?: boolean;
   dataDir?: string;
+  /** `start --roles smtp,api,…` (the `roles` setting). */
+  roles?: string;
 }
 
 export function configFrom(opts: GlobalOptions): Readonly<Config> {
-  return loadConfig({ file: opts.config, overrides: opts.dataDir ? { data_dir: opts.dataDir } : {} });
+  const overrides: Record<string, unknown> = {};
+  if (opts.dataDir) overrides.data_dir = opts.dataDir;
+  if (opts.roles) overrides.roles = opts.roles.split(',').map((r) => r.trim()).filter(Boolean);
+  return loadConfig({ file: opts.config, overrides });
 }
 
 /** Prints a result: JSON for --json, else the human text. */
@@ -37,7 +43,8 @@ program
 
 program.command('start')
   .description('start the all-in-one server (SMTP submission, MX, HTTP, delivery) on the configured store')
-  .action(async () => startCommand(program.opts<GlobalOptions>()));
+  .option('--roles <list>', 'what this node runs, comma-separated: smtp, api, web, worker (default: all; the roles setting)')
+  .action(async (cmdOpts: { roles?: string }) => startCommand({ ...program.opts<GlobalOptions>(), ...cmdOpts }));
 
 registerAdminCommands(program);
 registerDomainCommands(program);
@@ -46,6 +53,7 @@ registerSuppressionCommands(program);
 registerUserCommands(program);
 registerDoctorCommand(program);
 registerContactCommands(program);
+registerMigrateCommand(program);
 
 try {
   await program.parseAsync(process.argv);

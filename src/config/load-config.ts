@@ -38,6 +38,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) 
   POSTLINE_DATA_DIR: { path: ['data_dir'], parse: String },
   POSTLINE_HOSTNAME: { path: ['hostname'], parse: String },
   POSTLINE_NODE_ID: { path: ['node_id'], parse: (v) => v || null },
+  POSTLINE_ROLES: { path: ['roles'], parse: list },
   POSTLINE_SHUTDOWN_TIMEOUT: { path: ['shutdown_timeout'], parse: String },
   POSTLINE_SMTP_LISTEN: { path: ['smtp', 'listen'], parse: String },
   POSTLINE_SMTPS_LISTEN: { path: ['smtp', 'smtps_listen'], parse: String },

@@ -71,6 +71,13 @@ export const configSchema = z.strictObject({
    */
   node_id: z.string().max(200).nullable().default(null),
   /**
+   * What this process does (issue 7: split ingress from delivery across nodes on PostgreSQL):
+   * `smtp` (submission, SMTPS and MX listeners), `api` (HTTP API), `web` (the dashboard, on the
+   * API's listener: needs `api`), `worker` (delivery, webhooks, campaigns, background jobs).
+   */
+  roles: z.array(z.enum(['smtp', 'api', 'web', 'worker'])).min(1).default(['smtp', 'api', 'web', 'worker'])
+    .refine((r) => !r.includes('web') || r.includes('api'), 'the web role needs the api role (the dashboard talks to the API on the same listener)'),
+  /**
    * SIGTERM: how long open SMTP transactions may take to finish before they are answered
    * `421 4.3.2` and closed (RFC 5321 §3.8); the process exits within this plus a few seconds.
    */

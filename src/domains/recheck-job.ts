@@ -9,6 +9,7 @@ import { listAllDomainsPage, type Store } from '../store/index.ts';
 import { domainContextOf, type DomainContext } from './domain-service.ts';
 import { verifyDomain } from './verify-domain.ts';
 import { periodicJob } from '../jobs/periodic-job.ts';
+import { ClusterLease } from '../jobs/cluster-lease.ts';
 
 const PAGE = 100;
 /** Domains checked at once: each check is a handful of DNS queries. */
@@ -20,6 +21,8 @@ export interface DomainRecheckOptions {
   readonly log: Logger;
   /** Default domains.recheck_interval; 0 disables the job. */
   readonly intervalMs?: number;
+  /** This node's id (lease owner): with several nodes on one database the job runs on one of them at a time. */
+  readonly leaseOwner?: string;
   /** Delay of the first run after start; default the interval, at most one minute. */
   readonly firstRunDelayMs?: number;
   /** Built from config when absent (tests pass their own resolver or clock). */
@@ -67,9 +70,11 @@ export function startDomainRecheck(options: DomainRecheckOptions): () => Promise
   if (!(intervalMs > 0)) return async () => {};
   const log = options.log.child({ stage: 'domains' });
   let context: Promise<DomainContext> | null = null;
+  const lease = options.leaseOwner ? new ClusterLease({ store: options.store, name: 'domain-recheck', owner: options.leaseOwner, ttlMs: intervalMs + 60_000, log }) : undefined;
   const job = periodicJob({
     name: 'domain re-check',
     intervalMs,
+    lease,
     firstRunDelayMs: options.firstRunDelayMs ?? Math.min(intervalMs, 60_000),
     log,
     onError: () => {

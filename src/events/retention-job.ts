@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import { periodicJob } from '../jobs/periodic-job.ts';
 import { clearBodiesBefore, deleteDeliveriesBefore, deleteEventsBefore, deleteOrphanEventCounts, purgeExpiredSuppressions, type Store } from '../store/index.ts';
+import { ClusterLease } from '../jobs/cluster-lease.ts';
 
 const DAY_MS = 86_400_000;
 const CHUNK = 1000;
@@ -20,6 +21,8 @@ export interface RetentionOptions {
   readonly intervalMs?: number;
   readonly firstRunDelayMs?: number;
   readonly now?: () => number;
+  /** This node's id (lease owner): with several nodes on one database the job runs on one of them at a time. */
+  readonly leaseOwner?: string;
 }
 
 export interface RetentionResult {
@@ -81,7 +84,8 @@ export function createRetentionJob(options: RetentionOptions): RetentionJob {
     return { events, deliveries, bodies, suppressions };
   }
 
-  const job = periodicJob({ name: 'retention', intervalMs, firstRunDelayMs: options.firstRunDelayMs ?? 60_000, log, run });
+  const lease = options.leaseOwner ? new ClusterLease({ store, name: 'retention', owner: options.leaseOwner, ttlMs: intervalMs + 60_000, log }) : undefined;
+  const job = periodicJob({ name: 'retention', intervalMs, firstRunDelayMs: options.firstRunDelayMs ?? 60_000, log, run, lease });
   return {
     start: () => job.start(),
     runOnce: () => job.runOnce(),

@@ -16,12 +16,15 @@ import { fanOutBatch, loadFanOutCursor } from './webhook-fanout.ts';
 import { nextWebhookAttemptAt } from './webhook-retry.ts';
 import { WebhookSender, type WebhookCallResult } from './webhook-sender.ts';
 import { openWebhookSecret, sealWebhookSecret, secretKeyOf } from '../security/index.ts';
+import { ClusterLease } from '../jobs/cluster-lease.ts';
 
 /** Event ids per fan-out batch, and batches per round (so sending is not starved). */
 const FANOUT_BATCH = 2000;
 const FANOUT_BATCHES_PER_ROUND = 20;
 /** A call's lease beyond its timeout: how long a crashed node's call waits before it is sent again. */
 const LEASE_MARGIN_MS = 5_000;
+/** The dispatching node renews its cluster lease every round; another takes over this long after it dies. */
+const LEASE_TTL_MS = 15_000;
 
 export interface WebhookDispatcherOptions {
   readonly config: Readonly<Config>;
@@ -31,6 +34,8 @@ export interface WebhookDispatcherOptions {
   readonly pollIntervalMs?: number;
   /** Clock, for tests. */
   readonly now?: () => number;
+  /** This node's id: with several nodes on one database, one of them dispatches at a time (issue 7). */
+  readonly leaseOwner?: string;
 }
 
 export interface WebhookDispatcherStats {
@@ -55,6 +60,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   const now = options.now ?? Date.now;
   const settings = config.webhooks;
   const pollMs = options.pollIntervalMs ?? 250;
+  const lease = options.leaseOwner ? new ClusterLease({ store, name: 'webhooks', owner: options.leaseOwner, ttlMs: LEASE_TTL_MS, log }) : null;
   const sender = new WebhookSender({ allowPrivate: settings.allow_private, timeoutMs: settings.timeout, connectionsPerOrigin: settings.max_concurrency_per_endpoint * 4 });
   const stopController = new AbortController();
   /** Calls in flight: delivery id → its promise. */
@@ -186,6 +192,11 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
 
   async function runRound(): Promise<void> {
     try {
+      if (lease) {
+        if (!(await lease.hold(now()))) return;
+        // Another node may have advanced the cursor while it held the lease.
+        cursor = await loadFanOutCursor(store);
+      }
       await fanOut();
       if (!stopping) await sendDue();
     } catch (err) {
@@ -243,6 +254,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
       stopping = true;
       if (timer) clearTimeout(timer);
       if (round) await round;
+      await lease?.release();
       // Calls under way get a moment to finish (their results are worth keeping), then are cut.
       const grace = setTimeout(() => stopController.abort(), Math.min(2_000, settings.timeout));
       await Promise.all(inflight.values());

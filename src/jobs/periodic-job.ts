@@ -1,8 +1,10 @@
 // A background job that runs every `intervalMs` in the process that starts it: one run at a
 // time (a run longer than the interval delays the next rather than overlapping it), errors
 // logged and the next run scheduled anyway, and `stop()` waits for a run under way. The
-// retention job and the domain re-check are two of these.
+// retention job and the domain re-check are two of these. With a `lease`, a scheduled run
+// happens only on the node holding it: once per cluster, not once per node (issue 7).
 import type { Logger } from 'pino';
+import type { ClusterLease } from './cluster-lease.ts';
 
 export interface PeriodicJobOptions<R> {
   /** For the log line of a failed run. */
@@ -13,6 +15,8 @@ export interface PeriodicJobOptions<R> {
   readonly log: Logger;
   /** One run; `signal` aborts when stop() is called. */
   readonly run: (signal: AbortSignal) => Promise<R>;
+  /** Runs only while this node holds the lease (several nodes on one database). */
+  readonly lease?: ClusterLease;
   /** Called after a failed run (e.g. to drop a cached context). */
   readonly onError?: (err: unknown) => void;
 }
@@ -39,7 +43,8 @@ export function periodicJob<R>(options: PeriodicJobOptions<R>): PeriodicJob<R> {
   function schedule(delayMs: number): void {
     if (abort.signal.aborted) return;
     timer = setTimeout(() => {
-      runOnce()
+      const lease = options.lease;
+      (lease ? lease.hold().then((held) => (held ? runOnce() : undefined)) : runOnce())
         .catch((err: unknown) => {
           options.onError?.(err);
           options.log.error({ err }, `${options.name} run failed`);
@@ -56,6 +61,7 @@ export function periodicJob<R>(options: PeriodicJobOptions<R>): PeriodicJob<R> {
       abort.abort();
       if (timer) clearTimeout(timer);
       if (running) await running.catch(() => undefined);
+      await options.lease?.release();
     },
   };
 }

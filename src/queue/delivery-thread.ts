@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import type { Config } from '../config/index.ts';
-import { openStore, WriteLock, type ClaimedRecipient } from '../store/index.ts';
+import { openStore, storeOptionsOf, WriteLock, type ClaimedRecipient } from '../store/index.ts';
 import { ConnectionPool } from '../delivery/connection-pool.ts';
 import { DnsResolver } from '../delivery/dns-resolver.ts';
 import { installFastDotStuffing } from '../delivery/dot-stuffing.ts';
@@ -63,8 +63,9 @@ try {
   const nice = niceThisThread(config.delivery.thread_nice);
   if (nice !== null) log.debug({ nice }, 'delivery thread priority lowered');
   await installFastDotStuffing();
+  const writeLock = writeLockBuffer ? new WriteLock(writeLockBuffer) : undefined;
   const store = await openStore({
-    dataDir: config.data_dir, databaseUrl: config.database.url, writeLock: writeLockBuffer ? new WriteLock(writeLockBuffer) : undefined,
+    ...storeOptionsOf(config), writeLock, applicationName: 'postline-delivery',
     checkpoints: 'background',
   });
   const resolver = new DnsResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout, maxCacheTtlMs: config.dns.max_cache_ttl });

@@ -4,7 +4,7 @@
 // large queue never becomes one huge Promise.all.
 import type { Logger } from 'pino';
 import type { Readable } from 'node:stream';
-import { claimDue, releaseLeases, getMessageForDelivery, bodyPathIfFinal, type ClaimedRecipient, type Store } from '../store/index.ts';
+import { claimDue, releaseLeases, renewLeases, getMessageForDelivery, bodyPathIfFinal, type ClaimedRecipient, type Store } from '../store/index.ts';
 import { deliverGroup, type GroupAttempt, type GroupOutcome } from '../delivery/deliver-group.ts';
 import { planOutbound, type OutboundOptions } from './outbound.ts';
 import type { AutoSuppressOptions } from '../feedback/auto-suppress.ts';
@@ -13,6 +13,7 @@ import type { RouterOptions } from '../delivery/route.ts';
 import type { MtaStsPolicies } from '../delivery/mta-sts.ts';
 import type { OutboundPools } from '../pools/index.ts';
 import { settle, type MessageInfo } from './settle.ts';
+import { leaseOwnerPrefix } from './lease-owner.ts';
 
 export interface SchedulerOptions {
   readonly store: Store;
@@ -75,6 +76,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let again = false;
   let backlog = false;
   let stopped = false;
+  let unlisten: () => void = () => undefined;
+  let renewer: NodeJS.Timeout | null = null;
   const running = new Set<Promise<void>>();
 
   async function tick(): Promise<void> {
@@ -202,9 +205,21 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   return {
     async start() {
-      // Single node: whatever a previous run of this process held is due again now.
-      const released = await store.write((trx) => releaseLeases(trx, { now: Date.now() }));
+      // Whatever a previous run of this node held is due again now: on SQLite (one node)
+      // every lease; on PostgreSQL only this node's, the other nodes' are theirs.
+      const ownerPrefix = store.dialect === 'postgres' ? leaseOwnerPrefix(options.owner) : undefined;
+      const released = await store.write((trx) => releaseLeases(trx, { now: Date.now(), ownerPrefix }));
       if (released) log.info({ released }, 'recovered in-flight deliveries from the previous run');
+      // Another node committed due mail (PostgreSQL NOTIFY): look for work at once.
+      unlisten = store.onQueueNotify(() => schedule(0));
+      // Leases are renewed while held, a third of their length at a time: work waiting in this
+      // worker's own queue stays its own, and only a dead worker's leases expire.
+      renewer = setInterval(() => {
+        if (inflight <= 0 || stopped) return;
+        void store.write((trx) => renewLeases(trx, options.owner, Date.now(), options.leaseMs), { durable: false })
+          .catch((err: unknown) => log.warn({ err }, 'could not renew delivery leases; retrying'));
+      }, Math.max(1000, Math.floor(options.leaseMs / 3)));
+      renewer.unref();
       schedule(0);
       schedule(options.pollIntervalMs);
     },
@@ -233,6 +248,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       // delivered during shutdown is not delivered again), then stragglers are aborted
       // and recorded as deferred.
       stopped = true;
+      unlisten();
+      if (renewer) clearInterval(renewer);
       if (timer) clearTimeout(timer);
       const drained = Promise.allSettled([...running]);
       const limit = new Promise<void>((resolve) => setTimeout(resolve, options.drainTimeoutMs ?? 10_000).unref());

@@ -143,6 +143,13 @@ export interface ApiKeyTable {
   revoked_at: number | null;
 }
 
+/** 0013: which node runs a cluster-wide background job, until when (issue 7). */
+export interface ClusterLeaseTable {
+  name: string;
+  owner: string;
+  expires_at: number;
+}
+
 export interface SettingTable {
   key: string;
   value: string;
@@ -157,6 +164,7 @@ export interface Database {
   attempts: AttemptTable;
   events: EventTable;
   settings: SettingTable;
+  cluster_leases: ClusterLeaseTable;
   api_keys: ApiKeyTable;
   templates: TemplateTable;
   idempotency_keys: IdempotencyKeyTable;

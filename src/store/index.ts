@@ -14,7 +14,7 @@ export type { DomainCheckUpdate } from './repos/domains.ts';
 export type { DkimKeyTable, DkimAlgorithm, DkimKeyStatus } from './database.ts';
 export { insertMessage, insertMessages, getMessage, getMessageMeta, getMessageForDelivery, listRecipients, listAttempts, bodyPathIfFinal } from './repos/messages.ts';
 export type { NewMessage, NewRecipient } from './repos/messages.ts';
-export { claimDue, nextDueAt, releaseLeases, recordOutcomes, listQueue, retryNow, cancelMessage, queueCounts } from './repos/queue.ts';
+export { claimDue, nextDueAt, releaseLeases, renewLeases, recordOutcomes, listQueue, retryNow, cancelMessage, queueCounts } from './repos/queue.ts';
 export type { ClaimedRecipient, RecipientUpdate, NewAttempt, QueueFilter } from './repos/queue.ts';
 export { insertEvents, listEventsForMessage } from './repos/events.ts';
 export type { NewEvent } from './repos/events.ts';
@@ -28,7 +28,7 @@ export { findIdempotencyKey, saveIdempotencyKey, purgeIdempotencyKeys } from './
 export type { WebhookTable, WebhookDeliveryTable, WebhookAttemptTable, WebhookDeliveryStatus, EventTable, AttemptTable, EventCountTable } from './database.ts';
 export {
   WEBHOOK_CURSOR_SETTING, insertWebhook, getWebhook, listWebhooksPage, updateWebhook, deleteWebhook, listEnabledWebhooks, getWebhooksByIds,
-  disableWebhook, readEventsInRange, maxEventId, insertDeliveries, findDueDeliveries, leaseDeliveries, recordDeliveryAttempt, getDelivery,
+  disableWebhook, readEventsInRange, maxEventId, maxCommittedEventId, insertDeliveries, findDueDeliveries, leaseDeliveries, recordDeliveryAttempt, getDelivery,
   listDeliveriesPage, listAttemptsFor, replayDelivery, replayFailedSince, deliveryCounts, deleteDeliveriesBefore,
   sealPlaintextWebhookSecrets,
 } from './repos/webhooks.ts';
@@ -89,3 +89,5 @@ export {
 export type { NewCampaign, LedgerEntry } from './repos/campaigns.ts';
 export { insertTrackingEvent, countTrackingFor, campaignTrackingCounts, campaignClicksByUrl, campaignTrackingSeries, getLinkHost, listLinkHosts, putLinkHost, deleteLinkHost } from './repos/tracking.ts';
 export type { NewTrackingEvent, TrackingCounts } from './repos/tracking.ts';
+export { takeClusterLease, dropClusterLease, listClusterLeases } from './repos/cluster-leases.ts';
+export type { ClusterLeaseTable } from './database.ts';

@@ -106,7 +106,8 @@ export function redactUrl(url: string): string {
 }
 
 async function migrate(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: new StaticMigrations() });
+  // Unordered: migrations written on parallel branches may land in either order.
+  const migrator = new Migrator({ db, provider: new StaticMigrations(), allowUnorderedMigrations: true });
   const { error } = await migrator.migrateToLatest();
   if (error) throw new StoreUnavailableError(`database migration failed: ${(error as Error).message}`, { cause: error });
 }

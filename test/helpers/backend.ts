@@ -47,6 +47,13 @@ export async function testDatabaseUrl(): Promise<string | null> {
   }
 }
 
+/** A fresh, migrated PostgreSQL database whatever the suite's backend (tests of PostgreSQL itself). */
+export async function newPostgresDatabase(): Promise<string> {
+  const name = `${PG_TEST_PREFIX}${process.pid}_${randomBytes(4).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${PG_TEMPLATE}`));
+  return urlFor(name);
+}
+
 /** Drops a database made by testDatabaseUrl (best effort: the next run's setup drops leftovers). */
 export async function dropTestDatabase(url: string | null | undefined): Promise<void> {
   if (!url) return;

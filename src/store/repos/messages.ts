@@ -5,6 +5,7 @@ import { insertEvents, type NewEvent } from './events.ts';
 import type { ClaimedRecipient } from './queue.ts';
 import { domainOf } from '../../smtp/index.ts';
 import { insertRows } from '../compiled-queries.ts';
+import { notifyQueueOnCommit } from './queue.ts';
 
 export interface NewRecipient {
   readonly rcpt: string;
@@ -118,6 +119,8 @@ export async function insertMessages(db: Kysely<Database>, msgs: readonly NewMes
     if (sorted.length !== chunk.length) throw new Error(`recipients insert returned ${sorted.length} ids for ${chunk.length} rows`);
     ids.push(...sorted);
   }
+  // Due now and left for any worker (not claimed here): other nodes' schedulers wake at commit.
+  if (rows.some((r) => r[4] === 'queued' && (r[6] as number) <= now)) await notifyQueueOnCommit(db);
   const events: NewEvent[] = msgs.map((msg) => firstEvent(msg, kept));
   let next = 0;
   const inserted = msgs.map((msg) => {

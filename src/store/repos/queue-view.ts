@@ -5,6 +5,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, RecipientStatus } from '../database.ts';
 import { insertEvents } from './events.ts';
+import { notifyQueueOnCommit } from './queue.ts';
 
 /** Recipients still to be delivered. */
 export const OPEN_STATUSES = ['queued', 'deferred', 'inflight'] as const satisfies readonly RecipientStatus[];
@@ -116,6 +117,7 @@ export async function retrySelection(db: Kysely<Database>, tenantId: string, sel
   const rows = await db.updateTable('recipients').set({ next_attempt_at: now, updated_at: now })
     .where('id', 'in', selected(db, tenantId, selection, ['queued', 'deferred'], limit + 1))
     .returning(['id', 'message_id']).execute();
+  if (rows.length) await notifyQueueOnCommit(db);
   // The +1 row learns whether more remain; retrying it early does no harm.
   return { count: Math.min(rows.length, limit), messageIds: [...new Set(rows.map((r) => r.message_id))], more: rows.length > limit };
 }

@@ -1,6 +1,8 @@
 import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
 import type { Database, RecipientStatus } from '../database.ts';
 import { insertEvents, type NewEvent } from './events.ts';
+import { isPostgresDb } from '../sql-dialect.ts';
+import { QUEUE_CHANNEL } from '../postgres/queue-notifier.ts';
 
 export interface ClaimedRecipient {
   readonly id: number;
@@ -21,7 +23,12 @@ export interface ClaimedRecipient {
  */
 export async function claimDue(db: Kysely<Database>, options: { owner: string; now: number; leaseMs: number; limit: number; includeExpiredLeases?: boolean }): Promise<ClaimedRecipient[]> {
   const { owner, now, leaseMs, limit } = options;
+  const postgres = isPostgresDb(db);
   const claim = async (due: SelectQueryBuilder<Database, 'recipients', { id: number }>) => {
+    // PostgreSQL, several nodes: rows another node is claiming right now are skipped, not
+    // waited for (FOR UPDATE SKIP LOCKED), so workers never queue up behind each other and
+    // no row is claimed twice. SQLite has one writer at a time and needs neither.
+    if (postgres) due = due.forUpdate().skipLocked();
     const rows = await db.updateTable('recipients')
       .set({ status: 'inflight', lease_owner: owner, lease_expires_at: now + leaseMs, attempts: sql`attempts + 1`, updated_at: now })
       .where('id', 'in', due)
@@ -55,13 +62,39 @@ export async function nextDueAt(db: Kysely<Database>): Promise<number | null> {
   return row?.t == null ? null : Number(row.t);
 }
 
-/** Single node start-up: work leased by a previous run of this node is due again now. */
-export async function releaseLeases(db: Kysely<Database>, options: { owner?: string; now: number }): Promise<number> {
+/**
+ * Start-up and shutdown: work leased by a previous run of this node (or by this run) is due
+ * again now. `owner` names one run; `ownerPrefix` every run of one node (PostgreSQL, where
+ * the other nodes' leases must be left alone); neither, every lease (SQLite, one node).
+ */
+export async function releaseLeases(db: Kysely<Database>, options: { owner?: string; ownerPrefix?: string; now: number }): Promise<number> {
   let q = db.updateTable('recipients').set({ status: 'deferred', lease_owner: null, lease_expires_at: null, next_attempt_at: options.now })
     .where('status', '=', 'inflight');
   if (options.owner) q = q.where('lease_owner', '=', options.owner);
+  if (options.ownerPrefix) q = q.where('lease_owner', 'like', `${options.ownerPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
   const res = await q.executeTakeFirst();
+  if (Number(res.numUpdatedRows) > 0) await notifyQueueOnCommit(db);
   return Number(res.numUpdatedRows);
+}
+
+/**
+ * Extends every lease `owner` holds to now + leaseMs: a live worker keeps the work it claimed
+ * however long it waits in its own queue, and only a dead one's leases run out (then another
+ * worker takes them over). Answers how many were extended.
+ */
+export async function renewLeases(db: Kysely<Database>, owner: string, now: number, leaseMs: number): Promise<number> {
+  const res = await db.updateTable('recipients').set({ lease_expires_at: now + leaseMs })
+    .where('status', '=', 'inflight').where('lease_owner', '=', owner).executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
+/**
+ * PostgreSQL: wakes every node's delivery scheduler when this transaction commits (NOTIFY is
+ * delivered at COMMIT, and repeated ones in a transaction fold into one). Call it in a
+ * transaction that made recipients due without claiming them. No-op on SQLite.
+ */
+export async function notifyQueueOnCommit(db: Kysely<Database>): Promise<void> {
+  if (isPostgresDb(db)) await sql`select pg_notify(${QUEUE_CHANNEL}, '')`.execute(db);
 }
 
 export interface RecipientUpdate {
@@ -150,7 +183,9 @@ export async function listQueue(db: Kysely<Database>, filter: QueueFilter = {}) 
 export async function retryNow(db: Kysely<Database>, target: { messageId: string } | { all: true }, now = Date.now()): Promise<number> {
   let q = db.updateTable('recipients').set({ next_attempt_at: now, updated_at: now }).where('status', 'in', ['queued', 'deferred']);
   if ('messageId' in target) q = q.where('message_id', '=', target.messageId);
-  return Number((await q.executeTakeFirst()).numUpdatedRows);
+  const n = Number((await q.executeTakeFirst()).numUpdatedRows);
+  if (n > 0) await notifyQueueOnCommit(db);
+  return n;
 }
 
 /**

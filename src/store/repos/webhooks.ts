@@ -1,10 +1,11 @@
 // Webhook endpoints, their deliveries and the HTTP calls made for them. Every function
 // that serves the API takes the tenant id and scopes by it, so another tenant's endpoint is
 // simply not found. The dispatcher's functions (fan-out, claim, record) work across tenants.
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, EventTable, WebhookAttemptTable, WebhookDeliveryTable, WebhookTable } from '../database.ts';
 import type { PageRequest } from './api-keys.ts';
 import { insertEvents } from './events.ts';
+import { isPostgresDb } from '../sql-dialect.ts';
 
 /** A webhook_attempts row as read. */
 export type WebhookAttemptRow = Selectable<WebhookAttemptTable>;
@@ -111,6 +112,22 @@ export async function readEventsInRange(db: Kysely<Database>, afterId: number, u
   let q = db.selectFrom('events').selectAll().where('id', '>', afterId).where('id', '<=', upToId);
   if (tenantIds !== null) q = q.where('tenant_id', 'in', [...tenantIds]);
   return q.orderBy('id').execute();
+}
+
+/**
+ * The highest event id below which every event is committed, so a reader in id order never
+ * passes one that commits later. SQLite has one writer at a time: the highest visible id.
+ * PostgreSQL commits concurrent transactions in any order (node A's id 10 may commit after
+ * node B's id 11): a SHARE lock on the table waits for the transactions inserting events
+ * right now to finish, and ids handed out after it are higher than any seen under it.
+ */
+export async function maxCommittedEventId(db: Kysely<Database>): Promise<number> {
+  if (!isPostgresDb(db)) return maxEventId(db);
+  return db.transaction().execute(async (trx) => {
+    await sql`SET LOCAL lock_timeout = '2s'`.execute(trx);
+    await sql`LOCK TABLE events IN SHARE MODE`.execute(trx);
+    return maxEventId(trx);
+  });
 }
 
 export async function maxEventId(db: Kysely<Database>): Promise<number> {
