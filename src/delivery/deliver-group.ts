@@ -11,6 +11,7 @@ import { routeFor, type RouterOptions } from './route.ts';
 import type { MtaStsPolicies } from './mta-sts.ts';
 import { applyMtaSts, stsEventField, type StsDecision } from './sts-hosts.ts';
 import { sendFromPool, type SourcedResult } from './send-from-pool.ts';
+import { hasTlsRequiredNo, requireTlsOutcome, requireVerifiedTls } from './require-tls.ts';
 import type { OutboundPools } from '../pools/index.ts';
 import type { Stream } from '../store/index.ts';
 
@@ -32,6 +33,8 @@ export interface GroupMessage {
   /** Whose pool and quota apply; absent: none. */
   readonly tenantId?: string | null;
   readonly stream?: Stream | null;
+  /** RFC 8689 REQUIRETLS: verified TLS to REQUIRETLS hops only, else 550 5.7.30 (require-tls.ts). */
+  readonly requireTls?: boolean;
 }
 
 export interface GroupOutcome {
@@ -100,12 +103,22 @@ export async function deliverGroup(domain: string, message: GroupMessage, recipi
     }
     const hosts: DeliveryHost[] = route.hosts.map((h) => ({ host: h.host, address: h.address, port: h.port ?? deps.port }));
     let sts: StsDecision | null = null;
+    let ignored: StsDecision | null = null;
     if (deps.mtaSts && !deps.router.relayhost) {
       sts = applyMtaSts(domain, await deps.mtaSts.lookup(domain), hosts);
-      if (sts.refusal) return deferAll(recipients, started, sts.refusal, '4.7.5', undefined, { mta_sts: sts.eventField });
+      // RFC 8689 §5: `TLS-Required: No` asks that policy failures be ignored: opportunistic TLS
+      // to every MX. A REQUIRETLS message ignores the field (§5). Read only when it matters.
+      const restricts = sts.refusal !== null || sts.hosts.some((h) => h.tls === 'verify');
+      if (restricts && !message.requireTls && await hasTlsRequiredNo(message.body)) {
+        ignored = sts;
+        sts = null;
+      } else if (sts.refusal) return deferAll(recipients, started, sts.refusal, '4.7.5', undefined, { mta_sts: sts.eventField });
     }
-    const result: SourcedResult = await sendFromPool(domain, message, recipients, sts?.hosts ?? hosts, deps);
-    sent = result.sent;
+    const target = message.requireTls ? requireVerifiedTls(sts?.hosts ?? hosts) : sts?.hosts ?? hosts;
+    const sourced: SourcedResult = await sendFromPool(domain, message, recipients, target, deps);
+    sent = sourced.sent;
+    const result = message.requireTls ? { ...sourced, outcomes: sourced.outcomes.map(requireTlsOutcome) } : sourced;
+    if (ignored?.policy) return withTlsRequiredNo(result, ignored);
     if (!sts?.policy) return result;
     // RFC 8461 §5: the outcome of the policy for the host used, in the events (testing: report only).
     const decision = sts;
@@ -117,6 +130,17 @@ export async function deliverGroup(domain: string, message: GroupMessage, recipi
   } finally {
     if (quota?.ok) quota.settle(sent);
   }
+}
+
+// The attempt records that the sender waived the policy: `mta_sts.result: ignored` and the TLS outcome.
+function withTlsRequiredNo(result: SourcedResult, ignored: StsDecision): { outcomes: GroupOutcome[]; attempt: GroupAttempt } {
+  const policy = ignored.policy!;
+  const mark = (a: GroupAttempt): GroupAttempt => ({
+    ...a,
+    tlsOutcome: a.tlsOutcome ? `${a.tlsOutcome} (TLS-Required: No)` : a.tlsOutcome,
+    eventFields: { ...a.eventFields, mta_sts: { mode: policy.mode, policy_id: policy.id, result: 'ignored', reason: 'TLS-Required: No (RFC 8689 §5)' } },
+  });
+  return { outcomes: result.outcomes.map((o) => ({ ...o, attempt: mark(o.attempt ?? result.attempt) })), attempt: mark(result.attempt) };
 }
 
 export function emptyAttempt(started: number, extra: Partial<GroupAttempt> = {}): GroupAttempt {

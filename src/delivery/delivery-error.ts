@@ -21,6 +21,8 @@ export const DeliveryErrorCodes = {
   TooBig: 'DELIVERY_SIZE_EXCEEDED',
   /** RFC 6531 §3.4: the message needs SMTPUTF8 and the remote does not offer it. */
   Smtputf8Unsupported: 'DELIVERY_SMTPUTF8_UNSUPPORTED',
+  /** RFC 8689 §5: a REQUIRETLS message met a hop without verified TLS or without REQUIRETLS (550 5.7.30). */
+  RequireTlsUnsupported: 'DELIVERY_REQUIRETLS_UNSUPPORTED',
   /** Reading the message body failed on our side. */
   MessageRead: 'DELIVERY_MESSAGE_READ_FAILED',
   /** The caller's signal aborted the attempt. */

@@ -150,5 +150,6 @@ function outbound(message: GroupMessage, recipients: readonly GroupRecipient[]) 
     ret: message.ret,
     smtputf8: message.smtputf8,
     eightBitMime: true,
+    requireTls: message.requireTls === true,
   };
 }

@@ -31,6 +31,8 @@ export interface OutboundMessage {
   readonly ret?: 'FULL' | 'HDRS' | null;
   readonly smtputf8?: boolean;
   readonly eightBitMime?: boolean;
+  /** RFC 8689: only over verified TLS to a host that advertises REQUIRETLS, and MAIL FROM carries it. */
+  readonly requireTls?: boolean;
 }
 
 export interface RecipientOutcome {
@@ -199,6 +201,7 @@ export class SmtpClient {
     if (precheck) return settleAll(message, precheck, { undecided: false });
 
     this.#conn.prepareTransaction({
+      requireTls: message.requireTls === true,
       smtputf8: needsSmtputf8(message, addresses),
       rcptArgs: addresses.map((address) => dsnRcptArgs(message.recipients.find((r) => r.address === address))),
     });
@@ -256,6 +259,10 @@ export class SmtpClient {
 
   // Failures known before any command: RFC 1870 §6.1 SIZE and RFC 6531 §3.4 SMTPUTF8.
   #precheck(message: OutboundMessage, addresses: string[]): DeliveryError | null {
+    if (message.requireTls) {
+      const refusal = this.#requireTlsRefusal();
+      if (refusal) return refusal;
+    }
     const max = this.#conn.maxMessageBytes;
     if (max > 0 && message.size > max) {
       return new DeliveryError(DeliveryErrorCodes.TooBig, `message is ${message.size} bytes, remote accepts at most ${max}`, {
@@ -274,6 +281,20 @@ export class SmtpClient {
       });
     }
     return null;
+  }
+
+  // RFC 8689 §4.2.1: TLS with a certificate valid for the MX name (PKIX, RFC 6125), and the
+  // next hop advertises REQUIRETLS; §5: otherwise the message fails with 5.7.30.
+  #requireTlsRefusal(): DeliveryError | null {
+    const where = `${this.#options.host} [${this.#options.address}]`;
+    const verified = this.secure ? this.verifyCertificate() : { authorized: false, error: 'no TLS session' };
+    const why = !verified.authorized ? `no verified TLS with ${where} (${verified.error})`
+      : !this.#conn.extensions.includes('REQUIRETLS') ? `${where} does not advertise REQUIRETLS` : null;
+    if (!why) return null;
+    return new DeliveryError(DeliveryErrorCodes.RequireTlsUnsupported, `REQUIRETLS support required: ${why}`, {
+      permanent: true, smtpCode: 550, enhanced: '5.7.30', command: 'MAIL FROM',
+      response: `550 5.7.30 REQUIRETLS support required: ${why}`,
+    });
   }
 
   // Recipient by recipient: RCPT reply if it refused the recipient, else the DATA result.
@@ -483,6 +504,7 @@ type NodemailerFailure = Error & { code?: string; originalCode?: string; respons
 
 class PostlineConnection extends SMTPConnection {
   #smtputf8 = false;
+  #requireTls = false;
   #rcptArgs: string[] = [];
   #rcptIndex = 0;
 
@@ -494,7 +516,8 @@ class PostlineConnection extends SMTPConnection {
     return (this as unknown as ConnectionInternals)._maxAllowedSize || 0;
   }
 
-  prepareTransaction(transaction: { smtputf8: boolean; rcptArgs: string[] }): void {
+  prepareTransaction(transaction: { requireTls: boolean; smtputf8: boolean; rcptArgs: string[] }): void {
+    this.#requireTls = transaction.requireTls;
     this.#smtputf8 = transaction.smtputf8;
     this.#rcptArgs = transaction.rcptArgs;
     this.#rcptIndex = 0;
@@ -509,8 +532,13 @@ class PostlineConnection extends SMTPConnection {
   /** nodemailer hook: every command line goes through here. */
   _sendCommand(str: string, logStr?: string): void {
     // RFC 6531 §3.4: the SMTPUTF8 parameter on MAIL FROM (precheck made sure it is offered).
-    const line = this.#smtputf8 && /^MAIL FROM:/i.test(str) && !/ SMTPUTF8\b/i.test(str) ? `${str} SMTPUTF8` : str;
-    baseInternals._sendCommand.call(this, line, logStr && line !== str ? `${logStr} SMTPUTF8` : logStr);
+    // RFC 8689 §4.2.1: REQUIRETLS on MAIL FROM (precheck made sure it is advertised over verified TLS).
+    let extra = '';
+    if (/^MAIL FROM:/i.test(str)) {
+      if (this.#smtputf8 && !/ SMTPUTF8\b/i.test(str)) extra += ' SMTPUTF8';
+      if (this.#requireTls && !/ REQUIRETLS\b/i.test(str)) extra += ' REQUIRETLS';
+    }
+    baseInternals._sendCommand.call(this, str + extra, logStr && extra ? `${logStr}${extra}` : logStr);
   }
 }
 

@@ -174,6 +174,8 @@ export async function acceptMessage(ctx: AcceptContext, stream: SMTPServerDataSt
         dsnEnvid: envelope.dsn?.envid ?? null,
         isBounce: mailFrom === '' || facts.isBounce,
         smtputf8: !!envelope.smtpUtf8,
+        // RFC 8689 §4.1: kept with the message for every onward hop (session-policy.ts refuses it without TLS).
+        requireTls: envelope.requireTLS === true,
         clientIp: session.remoteAddress,
         authUser: user?.username ?? null,
         recipients,

@@ -2,7 +2,7 @@
 // a recipient outside the hosted domains needs an authenticated tenant (AUTH, or a relay
 // network bound to a tenant), and such a tenant may only use its own sender domains.
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
-import { smtpError, parseAddress, type ParsedAddress } from '../smtp/index.ts';
+import { smtpError, parseAddress, SmtpError, type ParsedAddress } from '../smtp/index.ts';
 import type { TenantDirectory, TenantRef } from './tenant-directory.ts';
 import type { VerpCodec } from '../feedback/verp.ts';
 
@@ -37,9 +37,13 @@ export async function checkMailFrom(ctx: PolicyContext, address: SMTPServerAddre
     // RFC 4954 §6: 530 5.7.0 when the submission service requires authentication.
     throw smtpError('C530AuthRequired', 'Authentication required: log in with AUTH (after STARTTLS) to send mail');
   }
-  // RFC 8689 §4.1: REQUIRETLS is not advertised (delivery cannot promise it yet), so refuse
-  // the parameter rather than accept a message whose requirement we would silently drop.
-  if (session.envelope.requireTLS) throw smtpError('C555ParamNotSupported', 'REQUIRETLS is not supported by this server');
+  // RFC 8689 §4.1: REQUIRETLS only over TLS (RFC 3207: 530). smtp-server refuses it on a
+  // plaintext session before this runs ("530 5.7.0 REQUIRETLS not permitted on non-TLS
+  // connections"); this check keeps the rule should that ever change. Accepted, the flag is
+  // stored with the message (accept-message.ts) and enforced on every onward hop.
+  if (session.envelope.requireTLS && !session.secure) {
+    throw new SmtpError(530, '5.7.10', 'REQUIRETLS requires a TLS session: issue STARTTLS first', { userError: true });
+  }
   if (raw === '') {
     if (user) throw smtpError('C550SenderDenied', 'The null sender <> is not allowed for submission: use an address in one of your domains');
     return null;

@@ -173,9 +173,9 @@ export function createIngress(options: IngressOptions): Ingress {
       // send, and RFC 3461 NOTIFY/RET/ENVID/ORCPT are stored with the message.
       hideENHANCEDSTATUSCODES: false,
       hideDSN: false,
-      // RFC 8689: advertising REQUIRETLS promises verified TLS on every onward hop, which
-      // delivery does not enforce yet. TODO(RFC 8689 §4.2): honour it, then advertise it.
-      hideREQUIRETLS: true,
+      // RFC 8689 §4.1: REQUIRETLS is advertised on TLS sessions only (smtp-server offers it
+      // after STARTTLS or on implicit TLS); delivery keeps the promise (delivery/require-tls.ts).
+      hideREQUIRETLS: false,
       disableReverseLookup: true,
       socketTimeout: config.smtp.idle_timeout,
       maxClients: config.smtp.max_clients,

@@ -173,7 +173,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         const deps = { pool: options.pool, router: options.router, port: options.deliveryPort, signal: controller.signal, pools: options.pools, mtaSts: options.mtaSts };
         const message = (mailFrom: string) => ({
           id: meta.id, mailFrom, size: plan?.size ?? meta.size, body: plan?.body ?? body, envid: meta.dsn_envid, ret: meta.dsn_ret, smtputf8: meta.smtputf8 === 1,
-          tenantId: meta.tenant_id, stream: meta.stream,
+          tenantId: meta.tenant_id, stream: meta.stream, requireTls: meta.require_tls === 1,
         });
         if (plan?.perRecipient && recipients.length > 1) {
           // VERP: one envelope sender per recipient, so one transaction each (RFC 5321 §3.3).

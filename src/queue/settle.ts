@@ -70,6 +70,9 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
   const dsnFailed: PendingDsnRecipient[] = [];
   const dsnSuccess: PendingDsnRecipient[] = [];
   const failures: Array<{ recipientId: number; entry: AutoSuppressEntry }> = [];
+  // Held back by our own pacing (quota, warm-up, rate, back-off): no remote was asked, so
+  // the claim's `attempts + 1` is given back (attempts drive the retry schedule).
+  const paced: number[] = [];
   let final = true;
   for (const o of outcomes) {
     const r = byId.get(o.id);
@@ -87,6 +90,7 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
       else {
         nextAt = next.at;
         final = false;
+        if (o.retryAt !== undefined && o.code === null) paced.push(r.id);
       }
     }
     updates.push({ id: r.id, owner: options.owner, status: fate, nextAttemptAt: nextAt, code: o.code, enhanced: o.enhanced, response: o.response, mx: a.mxHost });
@@ -148,6 +152,7 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
     dsnQueued: dsns.length > 0,
     write: async (trx) => {
       const applied = await recordOutcomes(trx, updates, attempts, events, now);
+      await givePacedAttemptsBack(trx, paced.filter((id) => applied.has(id)));
       if (options.autoSuppress) {
         for (const f of failures) if (applied.has(f.recipientId)) await autoSuppress(trx, f.entry, options.autoSuppress, now);
       }
@@ -162,6 +167,15 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
       return applied;
     },
   };
+}
+
+// Issue 5: "pacing deferrals still count as attempts". Claims count an attempt up front
+// (store/repos/queue.ts); one that never reached a remote is undone here, in the same transaction.
+async function givePacedAttemptsBack(trx: Kysely<Database>, ids: readonly number[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += 500) {
+    await trx.updateTable('recipients').set((eb) => ({ attempts: eb('attempts', '-', 1) }))
+      .where('id', 'in', ids.slice(i, i + 500)).where('attempts', '>', 0).execute();
+  }
 }
 
 interface PendingDsnRecipient {

@@ -71,6 +71,8 @@ export interface MessageTable {
   metadata: string | null;
   /** 0003: when a scheduled message (API `send_at`) is due; null when sent at once. */
   send_at: number | null;
+  /** 0012: 1 when submitted with RFC 8689 REQUIRETLS (verified TLS and REQUIRETLS on every onward hop). */
+  require_tls: Generated<number>;
 }
 
 export interface RecipientTable {

@@ -274,6 +274,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
 
     onClose(session) {
       handles.delete(session.id);
+      closed.get(`${session.remoteAddress}:${session.remotePort}`)?.();
     },
   });
 
@@ -312,15 +313,26 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     events.emit('message');
   }
 
+  // A connection ends at the raw socket's 'close' or at smtp-server's onClose, whichever comes
+  // first: after STARTTLS smtp-server wraps the socket (tls.TLSSocket) and the raw one may never
+  // emit 'close', which left `current` (and so `max`) counting every TLS session ever opened.
+  const closed = new Map<string, () => void>();
   server.server.on('connection', (socket: Socket) => {
     stats.total++;
     stats.current++;
     stats.max = Math.max(stats.max, stats.current);
     sockets.add(socket);
-    socket.once('close', () => {
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    let done = false;
+    const end = () => {
+      if (done) return;
+      done = true;
       stats.current--;
       sockets.delete(socket);
-    });
+      closed.delete(key);
+    };
+    closed.set(key, end);
+    socket.once('close', end);
   });
   // A client that vanishes mid-command is normal in these tests, not a failure of the sink.
   server.on('error', () => {});

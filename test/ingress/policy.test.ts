@@ -257,10 +257,10 @@ describe('RFC 5321 §3.3 MAIL and RCPT: sender and relay policy', () => {
     assertQueued(await t.data(message()));
   });
 
-  it('refuses the REQUIRETLS parameter it does not advertise with 555 5.5.4 (RFC 8689)', async () => {
+  it('takes REQUIRETLS on MAIL FROM over TLS with 250 (RFC 8689 §4.1; plaintext refusals: test/ingress/require-tls.test.ts)', async () => {
     const t = await loggedIn();
     const r = await t.send('MAIL FROM:<sender@acme.test> REQUIRETLS');
-    assert.equal(r.last, '555 5.5.4 REQUIRETLS is not supported by this server');
+    assert.equal(r.last, '250 2.1.0 Accepted');
   });
 
   it('lets a relay-network client submit without AUTH, before and after STARTTLS', async () => {

@@ -11,6 +11,7 @@ import * as m0008 from './0008-feedback.ts';
 import * as m0009 from './0009-users.ts';
 import * as m0010 from './0010-ip-pools.ts';
 import * as m0011 from './0011-campaigns.ts';
+import * as m0012 from './0012-requiretls.ts';
 import * as m0013 from './0013-cluster-leases.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
@@ -25,5 +26,6 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0009-users': m0009,
   '0010-ip-pools': m0010,
   '0011-campaigns': m0011,
+  '0012-requiretls': m0012,
   '0013-cluster-leases': m0013,
 };

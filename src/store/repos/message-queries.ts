@@ -9,8 +9,8 @@ import { jsonArrayHas } from '../sql-dialect.ts';
 /** An events row as read. */
 export type EventRow = Selectable<EventTable>;
 
-/** A message row without its bytes. */
-export type MessageSummary = Omit<MessageTable, 'body'> & { has_body: number };
+/** A message row without its bytes (nor 0012's require_tls, which only delivery reads). */
+export type MessageSummary = Omit<MessageTable, 'body' | 'require_tls'> & { has_body: number };
 
 const SUMMARY_COLUMNS = [
   'id', 'tenant_id', 'origin', 'stream', 'mail_from', 'size', 'body_path', 'header_size', 'message_id_header', 'subject',

@@ -50,6 +50,8 @@ export interface NewMessage {
   readonly metadata?: Readonly<Record<string, unknown>> | null;
   /** API `send_at` (ms): the recipients wait until then and the first event is `message.scheduled`. */
   readonly sendAt?: number | null;
+  /** RFC 8689 REQUIRETLS on MAIL FROM (SMTP ingress): onward delivery only over verified TLS to REQUIRETLS hops. */
+  readonly requireTls?: boolean;
   /**
    * Hand the recipients straight to this node's delivery loop: they are inserted already
    * claimed (in flight, leased, attempt counted), saving a claim transaction per message.
@@ -73,6 +75,7 @@ const RECIPIENT_ROWS_PER_INSERT = 500;
 const MESSAGE_COLUMNS = [
   'id', 'tenant_id', 'origin', 'stream', 'mail_from', 'size', 'body', 'body_path', 'header_size', 'message_id_header', 'subject',
   'from_header', 'dsn_ret', 'dsn_envid', 'is_bounce', 'smtputf8', 'client_ip', 'auth_user', 'tags', 'metadata', 'send_at', 'created_at',
+  'require_tls',
 ] as const;
 // last_code, last_enhanced, last_response, last_mx start null (their column default).
 const RECIPIENT_COLUMNS = [
@@ -93,6 +96,7 @@ export async function insertMessages(db: Kysely<Database>, msgs: readonly NewMes
       msg.headerSize, msg.messageIdHeader, msg.subject, msg.fromHeader, msg.dsnRet ?? null, msg.dsnEnvid ?? null,
       msg.isBounce ? 1 : 0, msg.smtputf8 ? 1 : 0, msg.clientIp ?? null, msg.authUser ?? null,
       msg.tags ? JSON.stringify(msg.tags) : null, msg.metadata ? JSON.stringify(msg.metadata) : null, msg.sendAt ?? null, now,
+      msg.requireTls ? 1 : 0,
     ]));
   }
   const kept = (msg: NewMessage, r: NewRecipient) => msg.initialStatus === 'received' || r.received === true;
@@ -186,7 +190,7 @@ export async function getMessageMeta(db: Kysely<Database>, id: string) {
 /** What delivery needs of a message in one read: the fields above, and the bytes when stored inline. */
 export async function getMessageForDelivery(db: Kysely<Database>, id: string) {
   return db.selectFrom('messages')
-    .select(['id', 'tenant_id', 'origin', 'stream', 'mail_from', 'from_header', 'size', 'body', 'body_path', 'header_size', 'dsn_ret', 'dsn_envid', 'is_bounce', 'smtputf8', 'created_at', 'tags', 'metadata'])
+    .select(['id', 'tenant_id', 'origin', 'stream', 'mail_from', 'from_header', 'size', 'body', 'body_path', 'header_size', 'dsn_ret', 'dsn_envid', 'is_bounce', 'smtputf8', 'created_at', 'tags', 'metadata', 'require_tls'])
     .where('id', '=', id).executeTakeFirst();
 }
 
