@@ -2,11 +2,11 @@
 // HTML comment, so running only one relay later (`--only postline --write`) replaces that
 // relay's rows and keeps the others; the tables between the markers are regenerated.
 import { readFile, writeFile } from 'node:fs/promises';
-import { TARGETS } from './args.ts';
+import { RELAY_PATHS } from './args.ts';
 import type { Machine } from './machine.ts';
 import { machineLines } from './machine.ts';
 import type { RunResult } from './measure.ts';
-import { PATH_NAMES, cpuPerMessage, groupByScenario, mib, rate, ratios, seconds, times } from './report.ts';
+import { PATH_NAMES, cpuCell, groupByScenario, mib, postgresRatioLines, rate, ratios, seconds, times } from './report.ts';
 
 const DATA = /<!-- bench:data ([\s\S]*?) -->/;
 const section = (name: string) => new RegExp(`(<!-- bench:${name}:start -->\\n)[\\s\\S]*?(<!-- bench:${name}:end -->)`);
@@ -24,23 +24,22 @@ function resultRows(results: readonly RunResult[]): string {
   ];
   for (const group of groupByScenario(results)) {
     const first = group[0];
-    for (const target of TARGETS) {
+    for (const target of RELAY_PATHS) {
       const r = group.find((g) => g.target === target);
       const head = `| ${first.label} | ${first.messages.toLocaleString('en-US')} | ${PATH_NAMES[target]} |`;
       if (!r) {
         lines.push(`${head} pending | pending | | | | | |`);
         continue;
       }
-      const cpu = cpuPerMessage(r);
       const failed = r.error ? ` (failed: ${r.error.split('\n')[0].replaceAll('|', '/').slice(0, 120)})` : '';
       lines.push(
         `${head} ${rate(r.acceptedPerS)} | ${rate(r.relayedPerS)}${failed} | ${seconds(r.relayedMs)} s | ` +
-          `${r.cpuMs === null ? '—' : `${seconds(r.cpuMs)} s`} | ${cpu === null ? '—' : `${cpu.toFixed(2)} ms`} | ` +
+          `${r.cpuMs === null ? '—' : `${seconds(r.cpuMs)} s`} | ${cpuCell(r, ' ms')} | ` +
           `${r.peakRssBytes === null ? '—' : mib(r.peakRssBytes) + (r.peakRssSampled ? '*' : '')} | ${r.at.slice(0, 10)} |`,
       );
     }
   }
-  lines.push('', '\\* PSS summed over all of Postfix\'s processes (a shared page is split between its users), sampled every 2 s; Postline\'s figure is the kernel\'s VmHWM of its one process.', '');
+  lines.push('', '\\* PSS summed over all of Postfix\'s processes (a shared page is split between its users), sampled every 2 s; Postline\'s figure is the kernel\'s VmHWM of its one process (with 2 nodes, the sum of both nodes\' VmHWM). On PostgreSQL, "+ N ms db" is the CPU per message of the PostgreSQL backends serving the run\'s database, on top of Postline\'s own.', '');
   const q = ratios(results);
   if (q.length === 0) lines.push('Postline ÷ Postfix: pending (no run with both).');
   for (const r of q) {
@@ -49,6 +48,7 @@ function resultRows(results: readonly RunResult[]): string {
   for (const r of ratios(results, 'baseline', 'postfix')) {
     lines.push(`- Postfix ÷ baseline, ${r.label} × ${r.messages.toLocaleString('en-US')}: accepted/s ${times(r.accepted)}`);
   }
+  for (const line of postgresRatioLines(results)) lines.push(`- ${line}`);
   return lines.join('\n') + '\n';
 }
 

@@ -2,14 +2,15 @@
 // the baseline) and we time two moments from its start: when smtp-source exits (every message
 // accepted) and when the sink's counter reaches the total (every message relayed).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Scenario, Target } from './args.ts';
-import { sampleTree } from './proc-stats.ts';
+import type { RelayPath, Scenario } from './args.ts';
+import { sampleTree, type TreeSample } from './proc-stats.ts';
 import type { Relay } from './relay.ts';
 import type { Sink } from './smtp-sink.ts';
-import { startSource } from './smtp-source.ts';
+import { startSource, type SourceRun } from './smtp-source.ts';
 
 export interface RunResult {
-  readonly target: Target;
+  /** baseline, postfix, postline (on SQLite), postline-pg, postline-pg-2nodes. */
+  readonly target: RelayPath;
   readonly label: string;
   readonly messages: number;
   readonly bytes: number;
@@ -22,8 +23,10 @@ export interface RunResult {
   readonly relayedMs: number | null;
   readonly acceptedPerS: number | null;
   readonly relayedPerS: number | null;
-  /** CPU time (user + system) the relay's processes used during the run. */
+  /** CPU time (user + system) the relay's processes used during the run (all nodes'). */
   readonly cpuMs: number | null;
+  /** PostgreSQL rows: CPU time of the server processes connected to the run's database; absent elsewhere. */
+  readonly dbCpuMs?: number | null;
   readonly peakRssBytes: number | null;
   /** True when the peak is the largest of 2 s samples of the tree's summed PSS (Postfix). */
   readonly peakRssSampled: boolean;
@@ -33,7 +36,7 @@ export interface RunResult {
 
 export interface MeasureOptions {
   readonly smtpSource: string;
-  readonly target: Target;
+  readonly target: RelayPath;
   readonly scenario: Scenario;
   readonly sessions: number;
   readonly timeoutMs: number;
@@ -45,21 +48,53 @@ export interface MeasureOptions {
 const fmt = (n: number) => n.toLocaleString('en-US');
 const perS = (count: number, ms: number | null) => (ms && ms > 0 ? (count * 1000) / ms : null);
 
+/** The relay's process trees summed (one per node); null when any is gone. */
+async function sampleRelay(relay: Relay): Promise<TreeSample | null> {
+  const samples = await Promise.all((relay.pids ?? [relay.pid]).map((pid) => sampleTree(pid)));
+  let sum: TreeSample = { cpuMs: 0, memoryBytes: 0, processes: 0 };
+  for (const s of samples) {
+    if (!s) return null;
+    sum = { cpuMs: sum.cpuMs + s.cpuMs, memoryBytes: sum.memoryBytes + s.memoryBytes, processes: sum.processes + s.processes };
+  }
+  return sum;
+}
+
+/** `total` split as evenly as possible into `parts` (the first ones get the remainder). */
+export function split(total: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
+/** One smtp-source per port (several nodes), each with its share of the messages and sessions; read as one. */
+function startSources(bin: string, ports: readonly number[], scenario: Scenario, sessions: number): SourceRun {
+  if (ports.length === 1) return startSource(bin, { port: ports[0], messages: scenario.messages, bytes: scenario.bytes, sessions });
+  const messages = split(scenario.messages, ports.length);
+  const perSession = split(sessions, ports.length);
+  const runs = ports.map((port, i) => startSource(bin, { port, messages: messages[i], bytes: scenario.bytes, sessions: Math.max(1, perSession[i]) }));
+  return {
+    sent: () => runs.reduce((n, r) => n + r.sent(), 0),
+    // Accepted when the last one exits; the first failure's code and message otherwise.
+    done: Promise.all(runs.map((r) => r.done)).then((all) => ({
+      at: Math.max(...all.map((d) => d.at)),
+      code: all.find((d) => d.code !== 0)?.code ?? 0,
+      stderr: all.map((d) => d.stderr).filter(Boolean).join('\n'),
+    })),
+    kill: async () => {
+      await Promise.all(runs.map((r) => r.kill()));
+    },
+  };
+}
+
 export async function measure(options: MeasureOptions): Promise<RunResult> {
   const { scenario, sink, relay } = options;
   const base = sink.received();
-  const before = relay ? await sampleTree(relay.pid) : null;
+  const before = relay ? await sampleRelay(relay) : null;
+  const dbBefore = (await relay?.databaseCpuMs?.()) ?? null;
   let sampledPeak = before?.memoryBytes ?? 0;
 
   const t0 = Date.now();
   const deadline = t0 + options.timeoutMs;
-  const source = startSource(options.smtpSource, {
-    port: relay ? relay.port : sink.port,
-    messages: scenario.messages,
-    bytes: scenario.bytes,
-    sessions: options.sessions,
-  });
-  const name = `${options.target.padEnd(8)} ${scenario.label.padStart(6)}`;
+  const source = startSources(options.smtpSource, relay ? (relay.ports ?? [relay.port]) : [sink.port], scenario, options.sessions);
+  const name = `${options.target.padEnd(18)} ${scenario.label.padStart(6)}`;
   let lastMemory: number | null = null;
   const report = () => {
     const seconds = ((Date.now() - t0) / 1000).toFixed(1);
@@ -74,8 +109,9 @@ export async function measure(options: MeasureOptions): Promise<RunResult> {
     report();
     if (!relay || sampling) return;
     sampling = true;
-    void sampleTree(relay.pid)
-      .then((s) => {
+    // Also keeps the database's per-backend CPU current, so a backend that exits later still counts.
+    void Promise.all([sampleRelay(relay), relay.databaseCpuMs?.()])
+      .then(([s]) => {
         if (!s) return;
         lastMemory = s.memoryBytes;
         if (s.memoryBytes > sampledPeak) sampledPeak = s.memoryBytes;
@@ -114,7 +150,8 @@ export async function measure(options: MeasureOptions): Promise<RunResult> {
   }
   report();
 
-  const after = relay ? await sampleTree(relay.pid) : null;
+  const after = relay ? await sampleRelay(relay) : null;
+  const dbAfter = (await relay?.databaseCpuMs?.()) ?? null;
   if (after && after.memoryBytes > sampledPeak) sampledPeak = after.memoryBytes;
   const exactPeak = relay ? await relay.peakRssBytes() : null;
   const accepted = source.sent();
@@ -131,6 +168,7 @@ export async function measure(options: MeasureOptions): Promise<RunResult> {
     acceptedPerS: perS(scenario.messages, acceptedMs),
     relayedPerS: perS(scenario.messages, relayedMs),
     cpuMs: before && after ? after.cpuMs - before.cpuMs : null,
+    ...(relay?.databaseCpuMs ? { dbCpuMs: dbBefore !== null && dbAfter !== null ? dbAfter - dbBefore : null } : {}),
     peakRssBytes: exactPeak ?? (relay ? sampledPeak || null : null),
     peakRssSampled: relay !== null && exactPeak === null,
     error,

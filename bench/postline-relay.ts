@@ -29,6 +29,10 @@ export interface PostlineRelayOptions {
   readonly api?: boolean;
   /** Deliver from an IP pool of this many loopback addresses (127.0.0.2 …), the pool of every message (issue 5). */
   readonly sourceIps?: number;
+  /** More POSTLINE_* settings: the PostgreSQL runs' POSTLINE_DATABASE_URL, node id, shared keys. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Create the tenant and domain first (default); false for a second node on a database that has them. */
+  readonly setup?: boolean;
 }
 
 /** Where the API bench sends, when the relay was started with `api: true`. */
@@ -60,6 +64,7 @@ function postlineEnv(options: PostlineRelayOptions, port: number, httpPort: numb
     POSTLINE_API_KEY_RATE: '0',
     // bench.example is not published in any DNS; its mail is still DKIM-signed (as in production).
     POSTLINE_DOMAINS_REQUIRE_VERIFIED: 'false',
+    ...options.env,
   };
 }
 
@@ -84,8 +89,10 @@ export async function startPostlineRelay(options: PostlineRelayOptions): Promise
       throw new BenchSetupError('BENCH_POSTLINE_SETUP', `postline ${args.join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim()}`);
     }
   };
-  await cli(['tenant', 'create', TENANT, '--json']);
-  await cli(['domain', 'add', '--tenant', TENANT, SENDER_DOMAIN, '--json']);
+  if (options.setup !== false) {
+    await cli(['tenant', 'create', TENANT, '--json']);
+    await cli(['domain', 'add', '--tenant', TENANT, SENDER_DOMAIN, '--json']);
+  }
   let key: string | null = null;
   if (options.api) {
     const created = JSON.parse(await cli(['key', 'create', '--tenant', TENANT, '--scopes', 'send', '--json'])) as { key?: unknown };

@@ -91,6 +91,12 @@ export async function sampleTree(rootPid: number): Promise<TreeSample | null> {
   return { cpuMs: (cpuTicks * 1000) / CLOCK_TICKS_PER_S, memoryBytes, processes: tree.length };
 }
 
+/** CPU time of one process so far, in ms (a PostgreSQL backend's, say); null once it is gone. */
+export async function cpuMsOf(pid: number): Promise<number | null> {
+  const s = await readStat(pid);
+  return s ? (s.cpuTicks * 1000) / CLOCK_TICKS_PER_S : null;
+}
+
 /** VmHWM: the kernel's own peak resident set of one process, in bytes. */
 export async function peakRssBytes(pid: number): Promise<number | null> {
   try {

@@ -11,12 +11,14 @@ import { runApiScenario, type ApiResult } from './api.ts';
 import { sourceIpsTextReport } from './source-ips-report.ts';
 import { contactsTextReport, runContactsBench, type ContactsBenchResult } from './contacts.ts';
 import { apiTextReport, writeApiBenchmarksMd } from './api-report.ts';
-import { BenchUsageError, USAGE, parseBenchArgs, type BenchOptions, type Scenario, type Target } from './args.ts';
+import { BenchUsageError, USAGE, parseBenchArgs, type BenchOptions, type RelayPath, type Scenario } from './args.ts';
 import { writeBenchmarksMd } from './benchmarks-md.ts';
 import { describeMachine, machineLines } from './machine.ts';
 import { measure, type RunResult } from './measure.ts';
 import { startPostfixRelay } from './postfix-relay.ts';
 import { startPostlineRelay } from './postline-relay.ts';
+import { startPostlinePgRelay } from './postline-pg-relay.ts';
+import { dropStaleBenchDatabases, postgresProblem } from './postgres-db.ts';
 import type { Relay } from './relay.ts';
 import { textReport } from './report.ts';
 import { startSink, type Sink } from './smtp-sink.ts';
@@ -33,7 +35,7 @@ const live = new Set<{ relay?: Stoppable; sink?: Pick<Sink, 'stop' | 'stopNow'> 
 /** The temp dir, until it is removed (or kept with --keep-temp). */
 let tempDir: string | null = null;
 
-function failedRun(target: Target, scenario: Scenario, sessions: number, error: string): RunResult {
+function failedRun(target: RelayPath, scenario: Scenario, sessions: number, error: string): RunResult {
   return {
     target, label: scenario.label, messages: scenario.messages, bytes: scenario.bytes, sessions,
     accepted: 0, relayed: 0, acceptedMs: null, relayedMs: null, acceptedPerS: null, relayedPerS: null,
@@ -41,7 +43,7 @@ function failedRun(target: Target, scenario: Scenario, sessions: number, error: 
   };
 }
 
-async function runOne(target: Target, scenario: Scenario, index: number, tmp: string, tools: PostfixTools, options: BenchOptions, sourceIps = 0): Promise<RunResult> {
+async function runOne(target: RelayPath, scenario: Scenario, index: number, tmp: string, tools: PostfixTools, options: BenchOptions, sourceIps = 0): Promise<RunResult> {
   log(`▶ ${target} ${scenario.label}: ${scenario.messages.toLocaleString('en-US')} messages over ${options.sessions} sessions, a new connection each`);
   const handle: { relay?: Relay; sink?: Sink } = {};
   live.add(handle);
@@ -55,6 +57,12 @@ async function runOne(target: Target, scenario: Scenario, index: number, tmp: st
       handle.relay = await startPostlineRelay({
         root: ROOT, dataDir: join(tmp, `postline-${index}`), sinkPort: handle.sink.port, concurrency: options.sessions,
         profileDir: options.profile ? RESULTS_DIR : null, sourceIps,
+      });
+    } else if (target === 'postline-pg' || target === 'postline-pg-2nodes') {
+      // Issue 7: the same load through Postline on a fresh PostgreSQL database, 1 node or 2 sharing it.
+      handle.relay = await startPostlinePgRelay({
+        root: ROOT, dir: join(tmp, `postline-pg-${index}`), sinkPort: handle.sink.port, concurrency: options.sessions,
+        nodes: target === 'postline-pg' ? 1 : 2, pgUrl: options.pgUrl, profileDir: options.profile ? RESULTS_DIR : null,
       });
     }
     const result = await measure({
@@ -71,6 +79,17 @@ async function runOne(target: Target, scenario: Scenario, index: number, tmp: st
     await handle.relay?.stop();
     await handle.sink?.stop();
     live.delete(handle);
+  }
+}
+
+/** The URL without its password, for log lines. */
+function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
   }
 }
 
@@ -117,6 +136,19 @@ async function main(): Promise<number> {
   }
   if (options.profile) await mkdir(RESULTS_DIR, { recursive: true });
 
+  // Postline's relay rows: on SQLite, then on PostgreSQL (1 and 2 nodes) when it answers.
+  const postlinePaths: RelayPath[] = options.backends.includes('sqlite') ? ['postline'] : [];
+  if (options.backends.includes('postgres') && options.targets.includes('postline') && options.scenarios.length > 0) {
+    const problem = await postgresProblem(options.pgUrl);
+    if (problem) log(`  PostgreSQL not reachable at ${redactedUrl(options.pgUrl)} (${problem}): skipping the Postline-on-PostgreSQL rows`);
+    else {
+      const stale = await dropStaleBenchDatabases(options.pgUrl);
+      if (stale.length > 0) log(`  dropped ${stale.length} database(s) left by earlier bench runs: ${stale.join(', ')}`);
+      postlinePaths.push('postline-pg', 'postline-pg-2nodes');
+    }
+  }
+  const paths: RelayPath[] = options.targets.flatMap((t) => (t === 'postline' ? postlinePaths : [t]));
+
   const results: RunResult[] = [];
   // Issue 5: the 1 KB load again, from an IP pool of N source addresses (--source-ips).
   const sourceIpResults: RunResult[] = [];
@@ -125,7 +157,7 @@ async function main(): Promise<number> {
   try {
     let index = 0;
     for (const scenario of options.scenarios) {
-      for (const target of options.targets) {
+      for (const target of paths) {
         results.push(await runOne(target, scenario, index++, tmp, tools, options));
         await sleep(1000); // Let the last connections' sockets close before the next run.
       }

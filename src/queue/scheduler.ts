@@ -4,7 +4,7 @@
 // large queue never becomes one huge Promise.all.
 import type { Logger } from 'pino';
 import type { Readable } from 'node:stream';
-import { claimDue, releaseLeases, renewLeases, getMessageForDelivery, bodyPathIfFinal, type ClaimedRecipient, type Store } from '../store/index.ts';
+import { claimDue, deferClaims, releaseLeases, renewLeases, getMessageForDelivery, bodyPathIfFinal, storeErrorKind, type ClaimedRecipient, type Store } from '../store/index.ts';
 import { deliverGroup, type GroupAttempt, type GroupOutcome } from '../delivery/deliver-group.ts';
 import { planOutbound, type OutboundOptions } from './outbound.ts';
 import type { AutoSuppressOptions } from '../feedback/auto-suppress.ts';
@@ -14,6 +14,7 @@ import type { MtaStsPolicies } from '../delivery/mta-sts.ts';
 import type { OutboundPools } from '../pools/index.ts';
 import { settle, type MessageInfo } from './settle.ts';
 import { leaseOwnerPrefix } from './lease-owner.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface SchedulerOptions {
   readonly store: Store;
@@ -65,6 +66,9 @@ export interface Scheduler {
   stats(): { inflight: number; groups: number };
 }
 
+/** How soon work interrupted by an unavailable database is tried again. */
+const UNAVAILABLE_RETRY_MS = 5000;
+
 export function createScheduler(options: SchedulerOptions): Scheduler {
   const { store, log } = options;
   const maxInflight = options.maxInflight ?? 4000;
@@ -78,6 +82,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let stopped = false;
   let unlisten: () => void = () => undefined;
   let renewer: NodeJS.Timeout | null = null;
+  /** Recipient ids this worker holds (claimed, handed over, being delivered): their leases are renewed. */
+  const held = new Set<number>();
   const running = new Set<Promise<void>>();
 
   async function tick(): Promise<void> {
@@ -111,8 +117,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   function startGroups(claimed: readonly ClaimedRecipient[]): void {
+    for (const r of claimed) held.add(r.id);
     for (const group of groupClaims(claimed)) {
       const p = runGroup(group).finally(() => {
+        for (const r of group) held.delete(r.id);
         inflight -= group.length;
         running.delete(p);
         options.onSettled?.(group);
@@ -137,6 +145,23 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   const sandbox = sandboxTenants(store);
+
+  /**
+   * Records an attempt's outcome, waiting out a database that is briefly unreachable (a
+   * restart, a failover): the remote side has answered, and an outcome not recorded means the
+   * lease expires and the message goes again. Other errors, or an outage past ~2 minutes, give up.
+   */
+  async function writeOutcome<T>(work: Parameters<Store['write']>[0], opts: { durable: boolean }): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await store.write(work, opts) as T;
+      } catch (err) {
+        if (stopped || storeErrorKind(err) !== 'unavailable' || i >= 25) throw err;
+        if (i === 0) log.warn({ err }, 'cannot record a delivery outcome: the database is unavailable; retrying');
+        await sleep(Math.min(5000, 200 * 2 ** i));
+      }
+    }
+  }
 
   async function runGroup(group: ClaimedRecipient[]): Promise<void> {
     groups++;
@@ -190,7 +215,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       });
       // Not fsync'd on its own: losing a settlement in a crash repeats a delivery, loses nothing;
       // unless the spool file is unlinked next, when a lost settlement would leave a body-less row.
-      await store.write(settlement.write, { durable: settlement.final && !!meta.body_path });
+      await writeOutcome(settlement.write, { durable: settlement.final && !!meta.body_path });
       if (settlement.dsnQueued) schedule(0);
       if (settlement.final && meta.body_path) {
         const path = await bodyPathIfFinal(store.db, meta.id);
@@ -198,6 +223,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }
       log.debug({ message: meta.id, domain: first.domain, outcomes: outcomes.map((o) => o.status) }, 'attempt settled');
     } catch (err) {
+      if (storeErrorKind(err) === 'unavailable' && !stopped) {
+        // The database went away before the outcome was known (reading the message, or
+        // recording): hand the claims back, due shortly, once it answers again, rather than
+        // leave them leased until the lease expires.
+        log.warn({ err, message: first.messageId, domain: first.domain }, 'delivery attempt interrupted: the database is unavailable; retrying shortly');
+        const ids = group.map((r) => r.id);
+        await writeOutcome((trx) => deferClaims(trx, options.owner, ids, Date.now() + UNAVAILABLE_RETRY_MS), { durable: false })
+          .catch((e: unknown) => log.error({ err: e, message: first.messageId }, 'could not hand back claims; their lease expires on its own'));
+        return;
+      }
       // Our own failure (not the remote's): leave the lease to expire so the work is retried.
       log.error({ err, message: first.messageId, domain: first.domain }, 'delivery attempt failed internally');
     }
@@ -215,8 +250,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       // Leases are renewed while held, a third of their length at a time: work waiting in this
       // worker's own queue stays its own, and only a dead worker's leases expire.
       renewer = setInterval(() => {
-        if (inflight <= 0 || stopped) return;
-        void store.write((trx) => renewLeases(trx, options.owner, Date.now(), options.leaseMs), { durable: false })
+        if (held.size === 0 || stopped) return;
+        const ids = [...held];
+        void store.write((trx) => renewLeases(trx, options.owner, ids, Date.now(), options.leaseMs), { durable: false })
           .catch((err: unknown) => log.warn({ err }, 'could not renew delivery leases; retrying'));
       }, Math.max(1000, Math.floor(options.leaseMs / 3)));
       renewer.unref();

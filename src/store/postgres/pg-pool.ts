@@ -38,6 +38,8 @@ function wrapClient(client: pg.PoolClient): PostgresPoolClient {
   };
 }
 
+const HEARD = new WeakSet<pg.PoolClient>();
+
 export class PgPool implements PostgresPool {
   readonly raw: pg.Pool;
   readonly options: object;
@@ -58,7 +60,15 @@ export class PgPool implements PostgresPool {
   }
 
   async connect(): Promise<PostgresPoolClient> {
-    return wrapClient(await this.raw.connect());
+    const client = await this.raw.connect();
+    // A checked-out client whose server goes away emits 'error' on itself (the pool listens
+    // only while it is idle): unheard, that event would kill the process. The query in flight
+    // rejects with the same error, which is what callers act on (451 / 503, retry).
+    if (!HEARD.has(client)) {
+      HEARD.add(client);
+      client.on('error', () => undefined);
+    }
+    return wrapClient(client);
   }
 
   end(): Promise<void> {

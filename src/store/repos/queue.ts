@@ -78,13 +78,26 @@ export async function releaseLeases(db: Kysely<Database>, options: { owner?: str
 }
 
 /**
- * Extends every lease `owner` holds to now + leaseMs: a live worker keeps the work it claimed
- * however long it waits in its own queue, and only a dead one's leases run out (then another
- * worker takes them over). Answers how many were extended.
+ * Extends the leases of `ids` that `owner` still holds to now + leaseMs: a live worker keeps
+ * the work it is doing or queueing however long that takes, and only a dead one's leases run
+ * out (then another worker takes them over). Only the ids the worker holds in memory: a row
+ * whose outcome could not be recorded must expire, not be kept forever. Answers how many.
  */
-export async function renewLeases(db: Kysely<Database>, owner: string, now: number, leaseMs: number): Promise<number> {
-  const res = await db.updateTable('recipients').set({ lease_expires_at: now + leaseMs })
-    .where('status', '=', 'inflight').where('lease_owner', '=', owner).executeTakeFirst();
+export async function renewLeases(db: Kysely<Database>, owner: string, ids: readonly number[], now: number, leaseMs: number): Promise<number> {
+  let n = 0;
+  for (let i = 0; i < ids.length; i += 500) {
+    const res = await db.updateTable('recipients').set({ lease_expires_at: now + leaseMs })
+      .where('id', 'in', ids.slice(i, i + 500)).where('status', '=', 'inflight').where('lease_owner', '=', owner).executeTakeFirst();
+    n += Number(res.numUpdatedRows);
+  }
+  return n;
+}
+
+/** Hands claims back (deferred, due at `at`) that `owner` still holds: an attempt that could not run. */
+export async function deferClaims(db: Kysely<Database>, owner: string, ids: readonly number[], at: number): Promise<number> {
+  if (ids.length === 0) return 0;
+  const res = await db.updateTable('recipients').set({ status: 'deferred', lease_owner: null, lease_expires_at: null, next_attempt_at: at, updated_at: Date.now() })
+    .where('id', 'in', [...ids]).where('status', '=', 'inflight').where('lease_owner', '=', owner).executeTakeFirst();
   return Number(res.numUpdatedRows);
 }
 
