@@ -4,8 +4,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism, loadavg } from 'node:os';
-import { DatabaseSync } from 'node:sqlite';
 import { useCampaignRig, SINK, RCPT_DOMAIN } from './campaign-rig.ts';
+import { queryServerDb } from '../helpers/backend.ts';
 
 const cr = useCampaignRig();
 const { api, listOf, campaign, campaignWhen, forSubject } = cr;
@@ -22,9 +22,7 @@ describe('Issue 9: campaigns through a real server to the sink', () => {
     const a = times[250];
     const b = times[4750];
     const perMinute = (4500 / (b - a)) * 60_000;
-    const db = new DatabaseSync(`${cr.rig.postline.dataDir}/postline.db`, { readOnly: true });
-    const ledger = db.prepare('select created_at as t from campaign_ledger where campaign_id = ? order by created_at').all(id).map((r) => Number((r as { t: number }).t));
-    db.close();
+    const ledger = (await queryServerDb<{ t: number }>(cr.rig.postline, 'select created_at as t from campaign_ledger where campaign_id = ? order by created_at', [id])).map((r) => Number(r.t));
     const queuedPerMinute = (4500 / (ledger[4750] - ledger[250])) * 60_000;
     // Never faster than the rate, on any machine. Slower only if the machine was starved: the
     // pacer never makes up lost seconds (that would exceed the rate per minute), so on 2 cores

@@ -8,12 +8,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { DatabaseSync } from 'node:sqlite';
 import { useCampaignRig, SINK, RCPT_DOMAIN } from './campaign-rig.ts';
 import { MailtoUnsubscribe, mailtoUnsubscribeToken } from '../../src/campaigns/mailto-unsubscribe.ts';
 import { VerpCodec } from '../../src/feedback/verp.ts';
 import { LinkSigner } from '../../src/campaigns/link-signer.ts';
 import { randomBytes } from 'node:crypto';
+import { queryServerDb } from '../helpers/backend.ts';
 
 const cr = useCampaignRig();
 const { api, listOf, campaign, campaignWhen, forSubject } = cr;
@@ -113,9 +113,7 @@ describe('RFC 2369 §3.2 mailto unsubscribe on the MX listener', () => {
     assert.equal(entry.body.reason, 'unsubscribe');
     assert.equal(entry.body.description, 'mailto unsubscribe');
     // The mail itself is kept like other feedback mail, not relayed.
-    const db = new DatabaseSync(`${cr.rig.postline.dataDir}/postline.db`, { readOnly: true });
-    const rows = db.prepare("select r.status as status, m.origin as origin from recipients r join messages m on m.id = r.message_id where r.rcpt = ?").all(own) as Array<{ status: string; origin: string }>;
-    db.close();
+    const rows = await queryServerDb<{ status: string; origin: string }>(cr.rig.postline, "select r.status as status, m.origin as origin from recipients r join messages m on m.id = r.message_id where r.rcpt = ?", [own]);
     assert.deepEqual(rows.map((x) => ({ ...x })), [{ status: 'received', origin: 'mx' }]);
   });
 

@@ -8,13 +8,13 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { authenticate } from 'mailauth';
 import { startDeliveryRig, type DeliveryRig } from '../queue/delivery-harness.ts';
 import { connectSmtp, dotStuff } from '../helpers/smtp-talk.ts';
 import type { SinkMessage } from '../helpers/smtp-sink.ts';
 import { DnsResolver } from '../../src/delivery/dns-resolver.ts';
 import { mailauthResolver } from '../../src/bounces/index.ts';
+import { queryServerDb } from '../helpers/backend.ts';
 
 const SINK = '127.0.0.2';
 const HOST = 'mta.postline.test';
@@ -275,13 +275,8 @@ describe('Issue 4: a sending domain from DNS records to verified, signed, aligne
     assert.equal((await api('GET', '/api/v1/suppressions/transactional/fbl-reader@inbox.test')).body.reason, 'complaint');
     // RFC 8601: the report as stored starts with our Authentication-Results (the sender, inbox.test, publishes nothing).
     const reportId = (complained.data ?? complained.payload).report_message_id;
-    const db = new DatabaseSync(join(rig.postline.dataDir, 'postline.db'), { readOnly: true });
-    try {
-      const row = db.prepare('select body from messages where id = ?').get(reportId) as { body: Uint8Array };
-      assert.match(Buffer.from(row.body).toString('latin1'), new RegExp(`^Authentication-Results: ${HOST.replace(/\./g, '\\.')};[^]*spf=`));
-    } finally {
-      db.close();
-    }
+    const [row] = await queryServerDb<{ body: Uint8Array }>(rig.postline, 'select body from messages where id = ?', [reportId]);
+    assert.match(Buffer.from(row.body).toString('latin1'), new RegExp(`^Authentication-Results: ${HOST.replace(/\./g, '\\.')};[^]*spf=`));
   });
 
   it('rotates DKIM: the new selector signs once its record verifies, the old one stays published, mail verifies across the switch', async () => {

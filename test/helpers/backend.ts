@@ -4,7 +4,7 @@
 // On PostgreSQL each store or server gets a database of its own, created from a template
 // that scripts/test.ts migrated once, so tests stay as independent as separate data dirs.
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { openStore, type Store, type StoreOptions } from '../../src/store/index.ts';
 
@@ -92,4 +92,30 @@ export async function withBackend<E extends Record<string, string | undefined>>(
 export async function openTestStore(options: StoreOptions): Promise<Store> {
   const url = options.databaseUrl ?? await databaseForDataDir(options.dataDir);
   return openStore({ ...options, databaseUrl: url });
+}
+
+/**
+ * Rows of a read-only query against the database of a running or stopped server (by its
+ * env: POSTLINE_DATABASE_URL on PostgreSQL, else <data dir>/postline.db). Write the SQL with
+ * `?` placeholders and nothing backend-specific.
+ */
+export async function queryServerDb<R>(server: { readonly dataDir: string; readonly env: Record<string, string> }, text: string, params: unknown[] = []): Promise<R[]> {
+  const url = server.env.POSTLINE_DATABASE_URL;
+  if (url && /^postgres(ql)?:/.test(url)) {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      let n = 0;
+      return (await c.query(text.replace(/\?/g, () => `$${++n}`), params)).rows as R[];
+    } finally {
+      await c.end();
+    }
+  }
+  const { DatabaseSync } = await import('node:sqlite');
+  const db = new DatabaseSync(join(server.dataDir, 'postline.db'), { readOnly: true });
+  try {
+    return db.prepare(text).all(...(params as never[])) as R[];
+  } finally {
+    db.close();
+  }
 }

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { startPostline, type PostlineProcess } from '../helpers/postline.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
+import { TEST_BACKEND } from '../helpers/backend.ts';
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -64,8 +65,12 @@ describe('large messages stream through intake, spool and delivery', () => {
     }
     peak = Math.max(peak, rssMb(pid));
     assert.equal(results.filter((r) => /^250 /.test(r.response)).length, 50);
-    // 50 × 10 MB buffered would add 500 MB or more; streamed to spool files the server grows far less.
-    assert.ok(peak - started < 200, `RSS grew by ${(peak - started).toFixed(0)} MB (${started.toFixed(0)} → ${peak.toFixed(0)} MB)`);
+    // SQLite: 50 × 10 MB buffered would add 500 MB or more; streamed to spool files the server
+    // grows far less. PostgreSQL keeps every body in its row (every node reads every message),
+    // so a message is in memory until its commit: bounded by what is in flight, 50 × 10 MB here,
+    // plus the same 200 MB (docs/scaling.md, "Sizing"; streaming into the database is not done yet).
+    const bound = TEST_BACKEND === 'postgres' ? 200 + 50 * 10 * 1.25 : 200;
+    assert.ok(peak - started < bound, `RSS grew by ${(peak - started).toFixed(0)} MB (${started.toFixed(0)} → ${peak.toFixed(0)} MB), bound ${bound} MB`);
     console.log(`RSS during 50 × 10 MB: ${started.toFixed(0)} → ${peak.toFixed(0)} MB`);
   });
 });

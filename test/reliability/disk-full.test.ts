@@ -1,3 +1,4 @@
+// backend: sqlite-only
 // Disk full (RFC 3463 X.3.1): with the data dir on an 8 MiB tmpfs filled to the last block,
 // a submission is answered `452 4.3.1` whether its bytes go to the spool (ENOSPC) or into the
 // database (SQLITE_FULL); nothing is half-stored, the database passes its integrity check,
