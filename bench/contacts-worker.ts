@@ -1,11 +1,12 @@
 // One phase of the contacts bench in a process of its own, so its peak RSS is its own:
 //   node bench/contacts-worker.ts import DATA_DIR N   → imports N generated contacts into a list
 //   node bench/contacts-worker.ts expand DATA_DIR     → expands a campaign to that list into the queue
-// Prints one JSON line: {"phase", "count", "ms", "perS", "peakRssBytes"}.
+// Prints one JSON line: {"phase", "count", "ms", "perS", "cpuMs", "cpuUsPerItem", "peakRssBytes"}.
 import { loadConfig } from '../src/config/index.ts';
 import { createTenant, findListByName, findTenant, insertCampaign, insertList, newPublicId, openStore } from '../src/store/index.ts';
 import { LinkSigner, createCampaignRunner, importContactsCsv } from '../src/campaigns/index.ts';
 import pino from 'pino';
+import { peakRssBytes } from './proc-stats.ts';
 
 const [phase, dataDir, countText] = process.argv.slice(2);
 const CHUNK_ROWS = 5000;
@@ -21,8 +22,12 @@ async function* csv(n: number): AsyncGenerator<string> {
 }
 
 let peak = 0;
+/** BENCH_DEBUG: where the memory is at the RSS peak (V8 heap, Buffers, the rest: SQLite, malloc arenas). */
+let peakUsage: NodeJS.MemoryUsage | null = null;
 const sampler = setInterval(() => {
-  peak = Math.max(peak, process.memoryUsage.rss());
+  const rss = process.memoryUsage.rss();
+  if (rss > peak && process.env.BENCH_DEBUG) peakUsage = process.memoryUsage();
+  peak = Math.max(peak, rss);
 }, 50);
 
 const config = loadConfig({ env: { POSTLINE_DATA_DIR: dataDir, POSTLINE_LOG_LEVEL: 'silent', POSTLINE_CAMPAIGNS_RUNNER: 'false' } });
@@ -31,6 +36,7 @@ let tenant = await findTenant(store.db, 'bench');
 tenant ??= await store.write((trx) => createTenant(trx, 'bench'));
 const list = (await findListByName(store.db, tenant.id, 'Everyone')) ?? (await store.write((trx) => insertList(trx, tenant.id, { name: 'Everyone', description: null, optIn: 'single' }, Date.now())));
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 let count = 0;
 if (phase === 'import') {
   const job = await importContactsCsv(store, tenant.id, list.id, csv(Number(countText)));
@@ -56,11 +62,17 @@ if (phase === 'import') {
   throw new Error(`unknown phase ${phase}`);
 }
 const ms = performance.now() - started;
+const cpu = process.cpuUsage(cpuBefore);
+const cpuMs = (cpu.user + cpu.system) / 1000;
 clearInterval(sampler);
-peak = Math.max(peak, process.memoryUsage.rss());
+// VmHWM, the kernel's own high-water mark, catches a peak between two samples.
+peak = Math.max(peak, process.memoryUsage.rss(), (await peakRssBytes(process.pid)) ?? 0);
 await store.close();
 if (process.env.BENCH_DEBUG) {
   (globalThis as { gc?: () => void }).gc?.();
-  process.stderr.write(`after gc: ${JSON.stringify(process.memoryUsage())}\n`);
+  const mb = (u: NodeJS.MemoryUsage | null) => JSON.stringify(Object.fromEntries(Object.entries(u ?? {}).map(([k, v]) => [k, Math.round(v / 1048576)])));
+  process.stderr.write(`at the peak (MB): ${mb(peakUsage)}\nafter gc (MB): ${mb(process.memoryUsage())}\n`);
 }
-process.stdout.write(`${JSON.stringify({ phase, count, ms: Math.round(ms), perS: Math.round((count / ms) * 1000), peakRssBytes: peak })}\n`);
+process.stdout.write(`${JSON.stringify({
+  phase, count, ms: Math.round(ms), perS: Math.round((count / ms) * 1000), cpuMs: Math.round(cpuMs), cpuUsPerItem: count ? Math.round((cpuMs * 1000) / count) : 0, peakRssBytes: peak,
+})}\n`);

@@ -18,8 +18,8 @@ import {
   advanceCampaign, audiencePage, getLinkHost, insertEvents, insertLedger, insertMessages, newId, pruneLedger, runnableCampaigns, setContactStatuses, suppressedAmong, updateCampaignIf,
   type CampaignTable, type ClaimedRecipient, type ContactStatus, type ContactTable, type LedgerEntry, type NewMessage, type SegmentCondition, type Store,
 } from '../store/index.ts';
-import { ComposeError, TemplateRenderer } from '../compose/index.ts';
-import { buildCampaignMessage, type CampaignContent } from './campaign-message.ts';
+import { ComposeError, TemplateRenderer, type ComposedMessage } from '../compose/index.ts';
+import { CampaignMessages } from './campaign-message.ts';
 import type { LinkSigner } from './link-signer.ts';
 import { checkAutoPause } from './auto-pause.ts';
 import { abContentFor, chooseWinner, parseAbTest, processed, type AbTest } from './ab-test.ts';
@@ -85,10 +85,20 @@ export function createCampaignRunner(options: CampaignRunnerOptions): CampaignRu
     await store.write((trx) => insertEvents(trx, [{ type, tenantId: c.tenant_id, data: { campaign_id: c.id, name: c.name, ...data } }], now()));
   }
 
-  /** One batch: `done` when the audience has no one left, `stopped` when the campaign stopped sending meanwhile. */
-  async function expandBatch(c: CampaignTable, segment: SegmentCondition | null, limit: number): Promise<'more' | 'done' | 'stopped'> {
-    const contacts = await audiencePage(store.db, audienceOf(c, segment), c.cursor, limit, now());
-    if (contacts.length === 0) return 'done';
+  /** A batch read and built, not yet written: the contacts after `from`, their ledger entries and messages. */
+  interface PreparedBatch {
+    readonly from: string | null;
+    readonly limit: number;
+    readonly contacts: ContactTable[];
+    readonly entries: LedgerEntry[];
+    readonly messages: Map<string, NewMessage>;
+    readonly restatus: Map<ContactStatus, string[]>;
+  }
+
+  /** Reads the next `limit` contacts after `from` and builds their messages; writes nothing. */
+  async function prepareBatch(c: CampaignTable, segment: SegmentCondition | null, from: string | null, limit: number): Promise<PreparedBatch> {
+    const contacts = await audiencePage(store.db, audienceOf(c, segment), from, limit, now());
+    if (contacts.length === 0) return { from, limit, contacts, entries: [], messages: new Map(), restatus: new Map() };
     const suppressed = await suppressedAmong(store.db, c.tenant_id, c.stream, contacts.filter((x) => x.status === 'subscribed').map((x) => x.email));
     const ab = parseAbTest(c.ab);
     const entries: LedgerEntry[] = [];
@@ -96,13 +106,19 @@ export function createCampaignRunner(options: CampaignRunnerOptions): CampaignRu
     const domain = c.from_address.slice(c.from_address.lastIndexOf('@') + 1);
     const host = await getLinkHost(store.db, c.tenant_id, domain);
     const linkBase = host ? `https://${host}` : undefined;
+    /** Per A/B variant (null: none), the content prepared once for the batch. */
+    const builders = new Map<string | null, CampaignMessages>();
     // Contacts whose address the suppression list names take its word as their status.
     const statusFrom: Partial<Record<string, ContactStatus>> = { unsubscribe: 'unsubscribed', complaint: 'complained', hard_bounce: 'bounced' };
     const restatus = new Map<ContactStatus, string[]>();
     for (const contact of contacts) {
       const hit = contact.status === 'subscribed' ? suppressed.get(contact.email) : undefined;
       const status = hit ? statusFrom[hit.reason] : undefined;
-      if (status) restatus.set(status, [...(restatus.get(status) ?? []), contact.id]);
+      if (status) {
+        const ids = restatus.get(status);
+        if (ids) ids.push(contact.id);
+        else restatus.set(status, [contact.id]);
+      }
       const effective = status ?? contact.status;
       const outcome = effective === 'unsubscribed' ? 'unsubscribed' : effective !== 'subscribed' || hit ? 'suppressed' : 'queued';
       if (outcome !== 'queued') {
@@ -110,10 +126,26 @@ export function createCampaignRunner(options: CampaignRunnerOptions): CampaignRu
         continue;
       }
       const { variant, content } = abContentFor(ab, c, contact.id);
+      let builder = builders.get(variant);
+      if (!builder) {
+        builders.set(variant, builder = new CampaignMessages(c, content, {
+          hostname: config.hostname, signer, renderer, mailtoHost: `${config.domains.return_path_prefix}.${domain}`, maxMessageBytes: config.smtp.max_message_bytes, linkBase,
+        }));
+      }
       const id = newId();
-      messages.set(contact.id, await messageFor(c, content, contact, id, domain, variant, linkBase));
+      messages.set(contact.id, messageFor(c, await builder.build(contact, id), contact, id, variant));
       entries.push({ contactId: contact.id, messageId: id, outcome, variant });
     }
+    return { from, limit, contacts, entries, messages, restatus };
+  }
+
+  /**
+   * Writes a prepared batch: `done` when the audience has no one left, `stopped` when the
+   * campaign stopped sending (or moved on) since the batch was read.
+   */
+  async function commitBatch(c: CampaignTable, batch: PreparedBatch): Promise<'more' | 'done' | 'stopped'> {
+    const { contacts, entries, messages, restatus } = batch;
+    if (contacts.length === 0) return 'done';
     const wanted = messages.size;
     const lease = wanted > 0 ? options.handoff?.reserve(wanted) ?? null : null;
     const t = now();
@@ -123,7 +155,7 @@ export function createCampaignRunner(options: CampaignRunnerOptions): CampaignRu
       result = await store.write(async (trx) => {
         const current = await trx.selectFrom('campaigns').select(['status', 'cursor']).where('id', '=', c.id).executeTakeFirst();
         // Paused or cancelled since the batch was read: nothing more goes out (exact counts).
-        if (current?.status !== 'sending' || current.cursor !== c.cursor) return null;
+        if (current?.status !== 'sending' || current.cursor !== batch.from) return null;
         const inserted = await insertLedger(trx, c.id, entries, t);
         const fresh = entries.filter((e) => inserted.has(e.contactId));
         const counts: Counts = { queued: 0, suppressed: 0, unsubscribed: 0 };
@@ -154,13 +186,10 @@ export function createCampaignRunner(options: CampaignRunnerOptions): CampaignRu
     c.queued += result.counts.queued;
     c.skipped_suppressed += result.counts.suppressed;
     c.skipped_unsubscribed += result.counts.unsubscribed;
-    return contacts.length < limit ? 'done' : 'more';
+    return contacts.length < batch.limit ? 'done' : 'more';
   }
 
-  async function messageFor(c: CampaignTable, content: CampaignContent, contact: ContactTable, id: string, domain: string, variant: string | null, linkBase: string | undefined): Promise<NewMessage> {
-    const m = await buildCampaignMessage(c, content, contact, id, {
-      hostname: config.hostname, signer, renderer, mailtoHost: `${config.domains.return_path_prefix}.${domain}`, maxMessageBytes: config.smtp.max_message_bytes, linkBase,
-    });
+  function messageFor(c: CampaignTable, m: ComposedMessage, contact: ContactTable, id: string, variant: string | null): NewMessage {
     return {
       id, tenantId: c.tenant_id, origin: 'api', stream: c.stream, mailFrom: m.mailFrom, body: { size: m.raw.length, inline: m.raw, path: null }, headerSize: m.headerSize,
       messageIdHeader: m.messageIdHeader, subject: m.subject, fromHeader: m.fromHeader, smtputf8: m.smtputf8, recipients: [{ rcpt: contact.email }],
@@ -200,7 +229,7 @@ export function createCampaignRunner(options: CampaignRunnerOptions): CampaignRu
         budget = Math.min(budget, left);
       }
       if (budget <= 0) return;
-      const r = await expandBatch(c, segment, Math.min(budget, EXPANSION_BATCH));
+      const r = await commitBatch(c, await prepareBatch(c, segment, c.cursor, Math.min(budget, EXPANSION_BATCH)));
       if (r === 'stopped') return;
       if (r === 'done') {
         const finished = await store.write((trx) => updateCampaignIf(trx, c.tenant_id, c.id, ['sending'], { status: 'sent', finished_at: now(), updated_at: now() }));

@@ -15,7 +15,8 @@ export interface TrackingRewriteOptions {
   readonly keep?: (url: string) => boolean;
 }
 
-function escapeAttr(value: string): string {
+/** A double-quoted attribute value as the rewrite writes it (campaign-message.ts fills its template's link slots the same way). */
+export function escapeAttr(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
