@@ -24,6 +24,7 @@ import type { LinkSigner } from './link-signer.ts';
 import { checkAutoPause } from './auto-pause.ts';
 import { abContentFor, chooseWinner, parseAbTest, processed, type AbTest } from './ab-test.ts';
 import { insideWindow, type SendWindow } from './send-window.ts';
+import { ClusterLease } from '../jobs/cluster-lease.ts';
 
 /** Contacts read per batch; each batch is one transaction (~40 ms of the main thread: SMTP and API sessions wait no longer). */
 export const EXPANSION_BATCH = 500;
@@ -38,6 +39,11 @@ export interface CampaignRunnerOptions {
   /** Hands queued messages to this node's delivery loop at once; null: the queue's poll finds them. */
   readonly handoff?: DeliveryHandoff | null;
   readonly now?: () => number;
+  /**
+   * This node's id: with several worker nodes on one database the scheduled rounds run on one
+   * of them at a time (a cluster lease), so a campaign's rate is the rate, not the rate × nodes.
+   */
+  readonly leaseOwner?: string;
 }
 
 export interface CampaignRunner {
@@ -285,10 +291,15 @@ export function createCampaignRunner(options: CampaignRunnerOptions): CampaignRu
     await prune().catch((err: unknown) => log.warn({ err }, 'campaign ledger pruning failed'));
   }
 
+  const lease = options.leaseOwner
+    ? new ClusterLease({ store, name: 'campaigns', owner: options.leaseOwner, ttlMs: Math.max(15_000, config.campaigns.tick_interval * 5), log })
+    : null;
+
   function schedule(): void {
     if (stopped) return;
     timer = setTimeout(() => {
-      running = tick().catch((err: unknown) => log.error({ err }, 'campaign runner round failed')).finally(() => {
+      const round = lease ? lease.hold(now()).then((held) => (held ? tick() : undefined)) : tick();
+      running = round.catch((err: unknown) => log.error({ err }, 'campaign runner round failed')).finally(() => {
         running = null;
         schedule();
       });
@@ -306,6 +317,7 @@ export function createCampaignRunner(options: CampaignRunnerOptions): CampaignRu
       stopped = true;
       if (timer) clearTimeout(timer);
       await running;
+      await lease?.release();
     },
   };
 }

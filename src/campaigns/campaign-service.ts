@@ -8,6 +8,7 @@ import type { Store } from '../store/index.ts';
 import { secretKeyOf } from '../security/index.ts';
 import { LinkSigner } from './link-signer.ts';
 import { createCampaignRunner, type CampaignRunner } from './campaign-runner.ts';
+import { nodeIdOf } from '../queue/lease-owner.ts';
 
 export interface CampaignServiceDeps {
   readonly config: Readonly<Config>;
@@ -33,7 +34,7 @@ export function campaignServiceOf(deps: CampaignServiceDeps): Promise<CampaignSe
   if (!s) {
     s = (async () => {
       const signer = new LinkSigner(await secretKeyOf(deps.config), publicBaseUrl(deps.config));
-      const runner = createCampaignRunner({ config: deps.config, store: deps.store, log: deps.log, signer, handoff: deps.handoff });
+      const runner = createCampaignRunner({ config: deps.config, store: deps.store, log: deps.log, signer, handoff: deps.handoff, leaseOwner: nodeIdOf(deps.config) });
       return { signer, runner };
     })();
     services.set(deps, s);

@@ -119,6 +119,11 @@ async function copyOpen(source: Store, target: Store, options: CopyDatabaseOptio
       options.onProgress?.({ table: plan.name, copied, total, done: true });
     }
     await setSequences(dst, plans);
+    // The old node's claims and job leases mean nothing to the new nodes: in-flight work is
+    // due again now (as a restart would make it), and every job is free to be taken.
+    await dst.updateTable('recipients').set({ status: 'deferred', lease_owner: null, lease_expires_at: null, next_attempt_at: Date.now() })
+      .where('status', '=', 'inflight').execute();
+    await dst.updateTable('cluster_leases').set({ expires_at: 0 }).execute();
     const tables: Record<string, { source: number; target: number }> = {};
     let verified = true;
     for (const plan of plans) {
