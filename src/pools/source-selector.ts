@@ -9,6 +9,7 @@ import type { HourlyCounter } from './hourly-counter.ts';
 import type { IpPool, PoolDirectory, PoolMember } from './pool-directory.ts';
 import type { ThrottleState } from './throttle-state.ts';
 import { dayStart, hourStart, warmupCap, DAY_MS, HOUR_MS, type WarmupSchedule } from './warmup.ts';
+import { localAddressCheck } from './local-addresses.ts';
 
 export interface SourceAddress {
   /** null: no pool. */
@@ -30,7 +31,7 @@ export interface SourceLease {
   settle(sent: boolean): void;
 }
 
-export type HoldReason = 'rate' | 'backoff' | 'blocked' | 'warmup';
+export type HoldReason = 'rate' | 'backoff' | 'blocked' | 'warmup' | 'elsewhere';
 
 export type SourceChoice =
   | { readonly kind: 'sources'; readonly v4: SourceLease | null; readonly v6: SourceLease | null; readonly any: SourceLease | null }
@@ -53,6 +54,8 @@ export interface SourceSelectorOptions {
   readonly throttles: ThrottleState;
   readonly ipCounts: HourlyCounter;
   readonly warmup: WarmupSchedule;
+  /** Addresses this node holds (default: those on its interfaces); a pool's others belong to other nodes. */
+  readonly isLocal?: (address: string) => boolean;
 }
 
 interface Hold {
@@ -60,13 +63,19 @@ interface Hold {
   readonly reason: HoldReason;
 }
 
+/** How soon mail held for a pool whose addresses are all on other nodes is due again (for any node to claim). */
+const ELSEWHERE_RETRY_MS = 30_000;
+
 export class SourceSelector {
   readonly #o: SourceSelectorOptions;
   /** Smooth weighted round-robin state per pool and family. */
   readonly #current = new Map<string, Map<string, number>>();
 
+  readonly #isLocal: (address: string) => boolean;
+
   constructor(options: SourceSelectorOptions) {
     this.#o = options;
+    this.#isLocal = options.isLocal ?? localAddressCheck();
   }
 
   acquire(request: AcquireRequest): SourceChoice {
@@ -80,9 +89,12 @@ export class SourceSelector {
     const picks: { v4: SourceLease | null; v6: SourceLease | null } = { v4: null, v6: null };
     const holds: Hold[] = [];
     let candidates = 0;
+    let elsewhere = 0;
     for (const family of [6, 4] as const) {
       if (!(family === 6 ? request.want.v6 : request.want.v4)) continue;
-      const members = pool.members.filter((m) => m.family === family && m.weight > 0 && !request.exclude?.has(m.address));
+      const wanted = pool.members.filter((m) => m.family === family && m.weight > 0 && !request.exclude?.has(m.address));
+      const members = wanted.filter((m) => this.#isLocal(m.address));
+      elsewhere += wanted.length - members.length;
       candidates += members.length;
       const eligible: PoolMember[] = [];
       for (const m of members) {
@@ -94,6 +106,10 @@ export class SourceSelector {
       if (chosen) picks[family === 6 ? 'v6' : 'v4'] = this.#lease(pool.name, chosen, destination, request.recipients, now);
     }
     if (picks.v4 || picks.v6) return { kind: 'sources', ...picks, any: null };
+    if (candidates === 0 && elsewhere > 0) {
+      // The pool's addresses are on other nodes: leave the mail to them, due again shortly.
+      return { kind: 'hold', until: now + ELSEWHERE_RETRY_MS, reason: 'elsewhere', detail: `no address of pool ${pool.name} is on this node; a node that holds one delivers` };
+    }
     if (candidates === 0 || holds.length === 0) {
       return { kind: 'none', detail: `pool ${pool.name} has no usable address for ${destination.key} (${request.exclude?.size ? 'the others are blocked there' : 'none of the address families of its MX hosts'})` };
     }
@@ -171,5 +187,6 @@ function describe(reason: HoldReason): string {
     case 'backoff': return 'backing off after a rate-limit reply';
     case 'blocked': return 'blocked';
     case 'warmup': return 'at its warm-up cap';
+    case 'elsewhere': return 'on another node';
   }
 }

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/index.ts';
 import { OutboundPools, type SourceChoice } from '../../src/pools/index.ts';
+import { localAddressCheck } from '../../src/pools/local-addresses.ts';
 
 function poolsWith(overrides: Record<string, unknown>): OutboundPools {
   return new OutboundPools({ config: loadConfig({ env: {}, overrides }), store: null });
@@ -160,5 +161,31 @@ describe('source selection: pacing per source address and destination', () => {
     assert.equal(b.key, 'provider:google');
     assert.equal(pools.destinationFor('example.net', ['mx.example.net'], null).key, 'example.net');
     assert.equal(pools.destinationFor('x.test', ['x-test.mail.protection.outlook.com'], null).key, 'provider:microsoft');
+  });
+});
+
+describe('source selection: each node sends only from its own addresses (issue 7)', () => {
+  it('knows the loopback addresses as this machine\'s and a documentation address (RFC 5737) as not', () => {
+    const isLocal = localAddressCheck();
+    assert.equal(isLocal('127.0.0.1'), true);
+    assert.equal(isLocal('127.0.0.9'), true);
+    assert.equal(isLocal('198.51.100.10'), false);
+    assert.equal(isLocal('not an address'), false);
+  });
+
+  it('skips a pool member held by another node and uses its own', () => {
+    const pools = poolsWith({ 'ip_pools.pools': [{ name: 'p', ips: [{ address: '198.51.100.10', hostname: 'other-node.test' }, { address: '127.0.0.2', hostname: 'a.test' }] }] });
+    for (let i = 0; i < 6; i++) assert.equal(address(pick(pools, 'p')), '127.0.0.2');
+  });
+
+  it('holds the mail for a short while (reason elsewhere) when every address of the pool is on other nodes', () => {
+    const pools = poolsWith({ 'ip_pools.pools': [{ name: 'p', ips: [{ address: '198.51.100.10', hostname: 'other-node.test' }, { address: '198.51.100.11', hostname: 'other-node2.test' }] }] });
+    const choice = pick(pools, 'p');
+    assert.equal(choice.kind, 'hold', JSON.stringify(choice));
+    if (choice.kind === 'hold') {
+      assert.equal(choice.reason, 'elsewhere');
+      assert.equal(choice.until, T0 + 30_000);
+      assert.match(choice.detail, /no address of pool p is on this node/);
+    }
   });
 });
