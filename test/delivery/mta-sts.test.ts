@@ -10,36 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { generate } from 'selfsigned';
+import { leaf, testCa } from '../helpers/test-ca.ts';
 import { startDeliveryRig, type DeliveryRig } from '../queue/delivery-harness.ts';
 import { MtaStsPolicies } from '../../src/delivery/mta-sts.ts';
 
 const POLICY_HOST = '127.0.0.30';
 const GOOD_MX = '127.0.0.31';
 const SELF_SIGNED_MX = '127.0.0.32';
-
-interface Pem { key: string; cert: string }
-
-async function testCa(): Promise<Pem> {
-  const ca = await generate([{ name: 'commonName', value: 'Postline Test CA' }], {
-    keySize: 2048, algorithm: 'sha256',
-    extensions: [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true }],
-  });
-  return { key: ca.private, cert: ca.cert };
-}
-
-async function leaf(ca: Pem, names: string[]): Promise<Pem> {
-  const pems = await generate([{ name: 'commonName', value: names[0] }], {
-    keySize: 2048, algorithm: 'sha256', ca,
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: names.map((value) => ({ type: 2, value })) },
-    ],
-  });
-  return { key: pems.private, cert: pems.cert };
-}
 
 const POLICIES: Record<string, string> = {
   'good.test': 'version: STSv1\nmode: enforce\nmx: mx.good.test\nmax_age: 86400\n',

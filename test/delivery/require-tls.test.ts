@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { generate } from 'selfsigned';
+import { leaf, testCa, type Pem } from '../helpers/test-ca.ts';
 import { startDeliveryRig, type DeliveryRig, type MessageView } from '../queue/delivery-harness.ts';
 import { connectSmtp } from '../helpers/smtp-talk.ts';
 
@@ -20,29 +20,6 @@ const POLICY_HOST = '127.0.0.40';
 const GOOD_MX = '127.0.0.41';
 const SELF_SIGNED_MX = '127.0.0.42';
 const NO_REQUIRETLS_MX = '127.0.0.43';
-
-interface Pem { key: string; cert: string }
-
-async function testCa(): Promise<Pem> {
-  const ca = await generate([{ name: 'commonName', value: 'Postline REQUIRETLS Test CA' }], {
-    keySize: 2048, algorithm: 'sha256',
-    extensions: [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true }],
-  });
-  return { key: ca.private, cert: ca.cert };
-}
-
-async function leaf(ca: Pem, names: string[]): Promise<Pem> {
-  const pems = await generate([{ name: 'commonName', value: names[0] }], {
-    keySize: 2048, algorithm: 'sha256', ca,
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: names.map((value) => ({ type: 2, value })) },
-    ],
-  });
-  return { key: pems.private, cert: pems.cert };
-}
 
 interface Seen { rcptTo: string[]; secure: boolean; requireTls: boolean }
 

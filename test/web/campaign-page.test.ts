@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import PostalMime from 'postal-mime';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startDeliveryRig, type DeliveryRig } from '../queue/delivery-harness.ts';
+import { until as untilDone } from '../helpers/until.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -69,16 +70,7 @@ describe('Issue 9: the campaign pages in Chromium', { skip: existsSync(CHROMIUM)
   }
   const acme = (method: string, path: string, body?: unknown, type?: string) => call(acmeKey, method, path, body, type);
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await probe();
-      if (v) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 150));
-    }
-  }
-
+  const until = <T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000) => untilDone(what, probe, timeoutMs, 150);
   async function signIn(context: BrowserContext, email: string): Promise<Page> {
     const p = await context.newPage();
     await p.goto(base);

@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startPostline, type PostlineProcess } from '../helpers/postline.ts';
+import { until } from '../helpers/until.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -40,16 +41,6 @@ describe('dashboard in Chromium (issue 6)', { skip: existsSync(CHROMIUM) ? false
     });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
-
-  async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await probe();
-      if (v) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
   }
 
   async function shot(p: Page, name: string): Promise<void> {
