@@ -6,6 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startPostline, type PostlineProcess } from '../helpers/postline.ts';
 import { connectSmtp } from '../helpers/smtp-talk.ts';
@@ -110,10 +111,14 @@ describe('Issue 8: no secret reaches the logs or the database in clear', () => {
       if (/(admin-token|secret\.key|\.pem|\.key)$/.test(file)) continue;
       haystacks.push([file, (await readFile(file)).toString('latin1')]);
     }
+    // On PostgreSQL the database is not a file of the data dir: search a dump of it (bytea
+    // columns dump as hex, so the hex forms are searched too).
+    const dbUrl = proc.env.POSTLINE_DATABASE_URL;
+    if (dbUrl) haystacks.push(['pg_dump of the database', execFileSync('pg_dump', ['--data-only', dbUrl], { maxBuffer: 512 * 1024 * 1024 }).toString('latin1')]);
     secrets.set('secret key', secretKey);
-    assert.ok(haystacks.some(([name]) => name.endsWith('postline.db')), 'the database was searched');
+    assert.ok(haystacks.some(([name]) => name.endsWith('postline.db') || name.startsWith('pg_dump')), 'the database was searched');
     for (const [what, secret] of secrets) {
-      const forms = [secret, Buffer.from(secret).toString('base64')];
+      const forms = [secret, Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('hex')];
       if (what.includes('SMTP password')) forms.push(Buffer.from(`\0${cred.body.username}\0${secret}`).toString('base64'));
       if (what === 'webhook secret') forms.push(secret.slice('whsec_'.length));
       for (const form of forms) {

@@ -1,3 +1,6 @@
+// backend: sqlite-only
+// The batcher's SQLite side: the cross-thread write lock and the WAL flushes it waits for
+// (PostgreSQL has neither: its commits are durable when they return).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
