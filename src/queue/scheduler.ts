@@ -252,8 +252,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       renewer = setInterval(() => {
         if (held.size === 0 || stopped) return;
         const ids = [...held];
-        void store.write((trx) => renewLeases(trx, options.owner, ids, Date.now(), options.leaseMs), { durable: false })
-          .catch((err: unknown) => log.warn({ err }, 'could not renew delivery leases; retrying'));
+        // PostgreSQL: straight on a pool connection, not queued behind this thread's group
+        // commits (a busy worker's batches must not let its own leases run out); SQLite
+        // writes through the batcher (one writer, and a single node whose leases are long).
+        const renewal = store.dialect === 'postgres'
+          ? renewLeases(store.db, options.owner, ids, Date.now(), options.leaseMs)
+          : store.write((trx) => renewLeases(trx, options.owner, ids, Date.now(), options.leaseMs), { durable: false });
+        void renewal.catch((err: unknown) => log.warn({ err }, 'could not renew delivery leases; retrying'));
       }, Math.max(1000, Math.floor(options.leaseMs / 3)));
       renewer.unref();
       schedule(0);

@@ -4,6 +4,7 @@
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDeliveryRig, type DeliveryRig } from '../queue/delivery-harness.ts';
+import { apiCall } from '../helpers/api-call.ts';
 
 export const SINK = '127.0.0.2';
 export const RCPT_DOMAIN = 'rcpt.test';
@@ -24,21 +25,8 @@ export interface CampaignRig {
 export function useCampaignRig(): CampaignRig {
   let rig: DeliveryRig;
   let key: string;
-  async function api(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: any; text: string }> {
-    const base = `http://${rig.postline.http!.host}:${rig.postline.http!.port}`;
-    const res = await fetch(`${base}${path}`, {
-      method, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': contentType }) },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      parsed = null;
-    }
-    return { status: res.status, body: parsed, text };
-  }
+  const api = (method: string, path: string, body?: unknown, contentType?: string) =>
+    apiCall(`http://${rig.postline.http!.host}:${rig.postline.http!.port}`, key, method, path, body, contentType);
 
   async function listOf(name: string, prefix: string, n: number): Promise<string> {
     const l = await api('POST', '/api/v1/lists', { name });

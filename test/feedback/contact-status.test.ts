@@ -8,6 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDeliveryRig, type DeliveryRig } from '../queue/delivery-harness.ts';
 import { connectSmtp, dotStuff } from '../helpers/smtp-talk.ts';
+import { apiCall } from '../helpers/api-call.ts';
 
 const SINK = '127.0.0.2';
 const HOST = 'mta.postline.test';
@@ -17,21 +18,8 @@ const RCPT_DOMAIN = 'rcpt.test';
 let rig: DeliveryRig;
 let key: string;
 
-async function api(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: any; text: string }> {
-  const base = `http://${rig.postline.http!.host}:${rig.postline.http!.port}`;
-  const res = await fetch(`${base}${path}`, {
-    method, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': contentType }) },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let parsed: unknown = null;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON (CSV)
-  }
-  return { status: res.status, body: parsed, text };
-}
+const api = (method: string, path: string, body?: unknown, contentType?: string) =>
+  apiCall(`http://${rig.postline.http!.host}:${rig.postline.http!.port}`, key, method, path, body, contentType);
 
 async function status(local: string): Promise<string> {
   const email = `${local}@${RCPT_DOMAIN}`;

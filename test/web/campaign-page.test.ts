@@ -16,6 +16,8 @@ import PostalMime from 'postal-mime';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startDeliveryRig, type DeliveryRig } from '../queue/delivery-harness.ts';
 import { until as untilDone } from '../helpers/until.ts';
+import { apiCall } from '../helpers/api-call.ts';
+import { signInPage } from '../helpers/dashboard-sign-in.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -54,32 +56,11 @@ describe('Issue 9: the campaign pages in Chromium', { skip: existsSync(CHROMIUM)
   let globexCampaign = '';
   let configDir = '';
 
-  async function call(key: string, method: string, path: string, body?: unknown, type = 'application/json'): Promise<Reply> {
-    const res = await fetch(`${base}${path}`, {
-      method, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': type }) },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let parsed: unknown = null;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      parsed = null;
-    }
-    return { status: res.status, body: parsed, text };
-  }
+  const call = (key: string, method: string, path: string, body?: unknown, type?: string): Promise<Reply> => apiCall(base, key, method, path, body, type);
   const acme = (method: string, path: string, body?: unknown, type?: string) => call(acmeKey, method, path, body, type);
 
   const until = <T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000) => untilDone(what, probe, timeoutMs, 150);
-  async function signIn(context: BrowserContext, email: string): Promise<Page> {
-    const p = await context.newPage();
-    await p.goto(base);
-    await p.getByLabel('Email').fill(email);
-    await p.getByLabel('Password').fill(PASSWORD);
-    await p.getByRole('button', { name: 'Sign in' }).click();
-    await p.getByRole('button', { name: 'Sign out' }).waitFor();
-    return p;
-  }
+  const signIn = (context: BrowserContext, email: string): Promise<Page> => signInPage(context, base, email, PASSWORD);
 
   async function newCampaign(key: string, name: string, list: string, from: string, rate: number): Promise<string> {
     const c = await call(key, 'POST', '/api/v1/campaigns', {

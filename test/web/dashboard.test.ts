@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startPostline, type PostlineProcess } from '../helpers/postline.ts';
 import { until } from '../helpers/until.ts';
+import { signInPage } from '../helpers/dashboard-sign-in.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -47,15 +48,7 @@ describe('dashboard in Chromium (issue 6)', { skip: existsSync(CHROMIUM) ? false
     await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   }
 
-  async function signIn(context: BrowserContext, email: string): Promise<Page> {
-    const p = await context.newPage();
-    await p.goto(base);
-    await p.getByLabel('Email').fill(email);
-    await p.getByLabel('Password').fill(PASSWORD);
-    await p.getByRole('button', { name: 'Sign in' }).click();
-    await p.getByRole('button', { name: 'Sign out' }).waitFor();
-    return p;
-  }
+  const signIn = (context: BrowserContext, email: string): Promise<Page> => signInPage(context, base, email, PASSWORD);
 
   async function openNav(p: Page, name: string): Promise<void> {
     await p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
