@@ -27,7 +27,6 @@ STATUS_TYPES[400] = 'malformed-request';
 interface ErrorLike {
   code?: unknown;
   statusCode?: unknown;
-  errcode?: unknown;
   message?: unknown;
 }
 

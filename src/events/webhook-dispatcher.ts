@@ -193,9 +193,10 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   async function runRound(): Promise<void> {
     try {
       if (lease) {
+        const before = lease.held;
         if (!(await lease.hold(now()))) return;
-        // Another node may have advanced the cursor while it held the lease.
-        cursor = await loadFanOutCursor(store);
+        // Just taken over: another node may have advanced the cursor while it held the lease.
+        if (!before) cursor = await loadFanOutCursor(store);
       }
       await fanOut();
       if (!stopping) await sendDue();

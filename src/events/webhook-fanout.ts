@@ -4,7 +4,7 @@
 // are committed together, so a crash between the read and the commit repeats the batch
 // whole; (endpoint, event) is UNIQUE besides, so deliveries are never doubled.
 import {
-  HOUR_MS, addEventCounts, getSetting, insertDeliveries, listEnabledWebhooks, maxCommittedEventId, newPublicId, putSetting, readEventHeads, readEventsInRange,
+  HOUR_MS, addEventCounts, getSetting, insertDeliveries, listEnabledWebhooks, maxCommittedEventId, maxEventId, newPublicId, putSetting, readEventHeads, readEventsInRange,
   WEBHOOK_CURSOR_SETTING,
 } from '../store/index.ts';
 import type { EventRow, Store, WebhookDeliveryTable } from '../store/index.ts';
@@ -56,6 +56,9 @@ export async function loadFanOutCursor(store: Store): Promise<number> {
 export async function fanOutBatch(store: Store, cursor: number, limit: number, now = Date.now()): Promise<FanOutResult> {
   // In this order: every event up to maxId was committed before the endpoints are read, so
   // an endpoint missing from the list was created after those events and is owed none.
+  // Nothing new (most rounds): no need for the committed horizon, whose PostgreSQL form
+  // briefly locks the events table against inserts.
+  if ((await maxEventId(store.db)) <= cursor) return { cursor, more: false, deliveries: 0 };
   const maxId = await maxCommittedEventId(store.db);
   const endpoints = await listEnabledWebhooks(store.db);
   const upTo = Math.min(maxId, cursor + limit);

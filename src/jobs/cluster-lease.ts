@@ -12,6 +12,7 @@ export class ClusterLease {
   readonly #ttlMs: number;
   readonly #log: Logger | undefined;
   #held = false;
+  #renewedAt = 0;
 
   constructor(options: { store: Store; name: string; owner: string; ttlMs: number; log?: Logger }) {
     this.#store = options.store;
@@ -21,8 +22,13 @@ export class ClusterLease {
     this.#log = options.log;
   }
 
-  /** Takes or renews the lease; false when another node holds it (or the database cannot be reached). */
+  /**
+   * Takes or renews the lease; false when another node holds it (or the database cannot be
+   * reached). A lease held and renewed less than a third of its length ago is still ours: no
+   * write (the webhook dispatcher asks every round, four times a second).
+   */
   async hold(now = Date.now()): Promise<boolean> {
+    if (this.#held && now - this.#renewedAt < this.#ttlMs / 3) return true;
     let held = false;
     try {
       held = await this.#store.write((trx) => takeClusterLease(trx, this.name, this.#owner, now, this.#ttlMs), { durable: false });
@@ -31,7 +37,13 @@ export class ClusterLease {
     }
     if (held !== this.#held) this.#log?.info({ job: this.name, owner: this.#owner }, held ? 'this node runs the job now' : 'another node runs the job now');
     this.#held = held;
+    if (held) this.#renewedAt = now;
     return held;
+  }
+
+  /** True while this node holds the lease (as of the last hold()). */
+  get held(): boolean {
+    return this.#held;
   }
 
   async release(): Promise<void> {

@@ -4,6 +4,7 @@
 // as 1/0), and every connection gives up on a statement instead of waiting forever.
 import pg from 'pg';
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
+import { bindParams } from '../bind-params.ts';
 
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
@@ -20,10 +21,6 @@ export interface PgPoolOptions {
   readonly applicationName: string;
 }
 
-function toParams(parameters: ReadonlyArray<unknown>): unknown[] {
-  return parameters.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p === undefined ? null : p));
-}
-
 /** Wraps a pooled client so parameters follow the store's conventions. */
 function wrapClient(client: pg.PoolClient): PostgresPoolClient {
   return {
@@ -31,7 +28,7 @@ function wrapClient(client: pg.PoolClient): PostgresPoolClient {
       return (client as unknown as { processID?: number }).processID;
     },
     query: ((sqlOrCursor: unknown, parameters?: ReadonlyArray<unknown>) => {
-      if (typeof sqlOrCursor === 'string') return client.query(sqlOrCursor, toParams(parameters ?? []));
+      if (typeof sqlOrCursor === 'string') return client.query(sqlOrCursor, bindParams(parameters ?? []));
       return client.query(sqlOrCursor as never);
     }) as unknown as PostgresPoolClient['query'],
     release: (destroy?: boolean) => client.release(destroy),

@@ -101,12 +101,14 @@ export async function insertMessages(db: Kysely<Database>, msgs: readonly NewMes
   }
   const kept = (msg: NewMessage, r: NewRecipient) => msg.initialStatus === 'received' || r.received === true;
   const skipped = (msg: NewMessage, r: NewRecipient) => kept(msg, r) || !!r.suppressed;
+  let leftDue = false;
   const rows = msgs.flatMap((msg) => {
     const lease = msg.initialStatus === 'received' ? null : msg.leaseTo ?? null;
     const due = msg.sendAt ?? now;
     return msg.recipients.map((r) => {
       const held = lease !== null && !skipped(msg, r);
       const status = kept(msg, r) ? 'received' : r.suppressed ? 'suppressed' : held ? 'inflight' : 'queued';
+      if (status === 'queued' && due <= now) leftDue = true;
       return [
         msg.id, msg.tenantId, r.rcpt, domainOf(r.rcpt), status, held ? 1 : 0, due, due + lifetimeMs,
         held ? lease.owner : null, held ? now + lease.leaseMs : null, r.notify ?? null, r.orcpt ?? null, now,
@@ -124,7 +126,7 @@ export async function insertMessages(db: Kysely<Database>, msgs: readonly NewMes
     ids.push(...sorted);
   }
   // Due now and left for any worker (not claimed here): other nodes' schedulers wake at commit.
-  if (rows.some((r) => r[4] === 'queued' && (r[6] as number) <= now)) await notifyQueueOnCommit(db);
+  if (leftDue) await notifyQueueOnCommit(db);
   const events: NewEvent[] = msgs.map((msg) => firstEvent(msg, kept));
   let next = 0;
   const inserted = msgs.map((msg) => {

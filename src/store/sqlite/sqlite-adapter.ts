@@ -3,11 +3,12 @@
 // every query afresh, and preparing costs more than running our small statements.
 import { DatabaseSync, type StatementSync, type SQLInputValue } from 'node:sqlite';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
+import { bindParams } from '../bind-params.ts';
 
 const MAX_CACHED_STATEMENTS = 500;
 
 function toParams(parameters: ReadonlyArray<unknown>): SQLInputValue[] {
-  return parameters.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p === undefined ? null : p)) as SQLInputValue[];
+  return bindParams(parameters) as SQLInputValue[];
 }
 
 class CachedStatement implements SqliteStatement {
