@@ -44,8 +44,18 @@ function startRelay(port: number): Promise<Relay> {
         inbound.destroy();
         outbound.destroy();
       };
+      // The connection ends for the count at the client's FIN (or reset), not at 'close':
+      // 'close' comes in a later phase of the event loop than the poll phase that may also
+      // accept the client's next connection, so counting at 'close' saw 3 at once on a
+      // loaded machine while the client had closed one before opening the next.
+      let counted = true;
+      const uncount = (): void => {
+        if (counted) relay.current--;
+        counted = false;
+      };
+      inbound.once('end', uncount);
       inbound.once('close', () => {
-        relay.current--;
+        uncount();
         sockets.delete(inbound);
         end();
       });
@@ -53,7 +63,10 @@ function startRelay(port: number): Promise<Relay> {
         sockets.delete(outbound);
         end();
       });
-      inbound.on('error', end);
+      inbound.on('error', () => {
+        uncount();
+        end();
+      });
       outbound.on('error', end);
     }),
   };
