@@ -3,7 +3,10 @@
 //   node bench/contacts-worker.ts expand DATA_DIR     → expands a campaign to that list into the queue
 // Prints one JSON line: {"phase", "count", "ms", "perS", "cpuMs", "cpuUsPerItem", "peakRssBytes"}.
 import { loadConfig } from '../src/config/index.ts';
-import { createTenant, findListByName, findTenant, insertCampaign, insertList, newPublicId, openStore } from '../src/store/index.ts';
+import { createTenant, findListByName, findTenant, insertCampaign, insertList, newPublicId, openStore, WriteLock } from '../src/store/index.ts';
+import { Worker } from 'node:worker_threads';
+import { once } from 'node:events';
+import { join } from 'node:path';
 import { LinkSigner, createCampaignRunner, importContactsCsv } from '../src/campaigns/index.ts';
 import pino from 'pino';
 import { peakRssBytes } from './proc-stats.ts';
@@ -31,7 +34,12 @@ const sampler = setInterval(() => {
 }, 50);
 
 const config = loadConfig({ env: { POSTLINE_DATA_DIR: dataDir, POSTLINE_LOG_LEVEL: 'silent', POSTLINE_CAMPAIGNS_RUNNER: 'false' } });
-const store = await openStore({ dataDir });
+// As in the server (src/server.ts): this thread's commits never checkpoint; another thread
+// with its own connection does, sharing the write lock (bench/checkpoint-thread.ts).
+const writeLock = new WriteLock();
+const store = await openStore({ dataDir, writeLock, checkpoints: 'none' });
+const checkpointer = new Worker(new URL('./checkpoint-thread.ts', import.meta.url), { workerData: { file: join(dataDir, 'postline.db'), writeLockBuffer: writeLock.buffer }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+await once(checkpointer, 'message');
 let tenant = await findTenant(store.db, 'bench');
 tenant ??= await store.write((trx) => createTenant(trx, 'bench'));
 const list = (await findListByName(store.db, tenant.id, 'Everyone')) ?? (await store.write((trx) => insertList(trx, tenant.id, { name: 'Everyone', description: null, optIn: 'single' }, Date.now())));
@@ -67,10 +75,13 @@ const cpuMs = (cpu.user + cpu.system) / 1000;
 clearInterval(sampler);
 // VmHWM, the kernel's own high-water mark, catches a peak between two samples.
 peak = Math.max(peak, process.memoryUsage.rss(), (await peakRssBytes(process.pid)) ?? 0);
+checkpointer.postMessage('stop');
+await once(checkpointer, 'exit');
 await store.close();
 if (process.env.BENCH_DEBUG) {
   (globalThis as { gc?: () => void }).gc?.();
   const mb = (u: NodeJS.MemoryUsage | null) => JSON.stringify(Object.fromEntries(Object.entries(u ?? {}).map(([k, v]) => [k, Math.round(v / 1048576)])));
+  process.stderr.write((await import('node:fs')).readFileSync('/proc/self/status', 'utf8').split('\n').filter((l) => /^(VmHWM|RssAnon|RssFile)/.test(l)).join(' ') + '\n');
   process.stderr.write(`at the peak (MB): ${mb(peakUsage)}\nafter gc (MB): ${mb(process.memoryUsage())}\n`);
 }
 process.stdout.write(`${JSON.stringify({

@@ -1,12 +1,14 @@
 // The contacts bench (`npm run bench -- --only contacts`): imports N generated contacts into
 // a list through the streaming CSV import, then expands a campaign to all of them into the
 // queue (ledger, message, event per contact; tracking and unsubscribe links on), each phase in
-// a fresh process (bench/contacts-worker.ts) so its peak RSS is its own. Targets (issue 9):
+// a fresh process (bench/contacts-worker.ts, run with the server's V8 settings) so its peak
+// RSS is its own. Targets (issue 9):
 // import ≥ 50,000 rows/s, expansion ≥ 20,000 messages/s, RSS under 300 MB for both.
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { NODE_FLAGS } from '../src/cli/node-flags.ts';
 
 const execFileP = promisify(execFile);
 
@@ -41,7 +43,7 @@ export async function runContactsBench(options: ContactsBenchOptions): Promise<C
   try {
     for (const [phase, args] of [['import', [String(options.contacts)]], ['expand', []]] as const) {
       options.progress(`▶ contacts ${phase}: ${options.contacts.toLocaleString('en-US')} contacts`);
-      const { stdout } = await execFileP(process.execPath, [worker, phase, dir, ...args], { cwd: options.root, timeout: options.timeoutMs, maxBuffer: 1024 * 1024 });
+      const { stdout } = await execFileP(process.execPath, [...NODE_FLAGS, worker, phase, dir, ...args], { cwd: options.root, timeout: options.timeoutMs, maxBuffer: 1024 * 1024 });
       const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as ContactsPhaseResult;
       options.progress(`  ${r.count.toLocaleString('en-US')} in ${(r.ms / 1000).toFixed(1)} s: ${r.perS.toLocaleString('en-US')}/s, peak RSS ${Math.round(r.peakRssBytes / 1048576)} MB`);
       phases.push(r);

@@ -1,6 +1,7 @@
 // Postline as the relay under test, run the way an operator would: the CLI creates the tenant
 // and its sending domain in a fresh data dir, then `start --json` serves SMTP on a loopback
 // port, trusts 127.0.0.0/8 as tenant "bench", and relays everything to the sink.
+import { NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { execFile, spawn } from 'node:child_process';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -100,7 +101,8 @@ export async function startPostlineRelay(options: PostlineRelayOptions): Promise
     key = created.key;
   }
 
-  const nodeArgs = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
+  // Started as users start it (npm start, the postline command): with the same V8 settings.
+  const nodeArgs = [...NODE_FLAGS, ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [])];
   const child = spawn(process.execPath, [...nodeArgs, main, 'start', '--json'], {
     cwd: options.root,
     env,

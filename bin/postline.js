@@ -1,7 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
 // The `postline` command. Postline runs its TypeScript directly on Node.js 24 (type
 // stripping); when this launcher finds an older Node first on the PATH it re-runs itself
-// with the Node 24 that `npm install` put in node_modules.
+// with the Node 24 that `npm install` put in node_modules. Both run with the V8 settings of
+// src/cli/node-flags.ts (the first line passes them; so does the re-run).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,6 +19,6 @@ if (major >= 24) {
     process.stderr.write(`postline needs Node.js 24 or newer (this is ${process.version}); run npm install in ${root}\n`);
     process.exit(1);
   }
-  const r = spawnSync(node24, [main, ...process.argv.slice(2)], { stdio: 'inherit' });
+  const r = spawnSync(node24, ['--max-semi-space-size=16', main, ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }

@@ -16,8 +16,6 @@ import { secretKeyOf } from '../security/index.ts';
 import { VerpCodec } from '../feedback/verp.ts';
 import { OutboundPools } from '../pools/index.ts';
 import { mtaStsFor, tlsCaOf } from '../delivery/outbound-tls.ts';
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '../store/index.ts';
 
 export type ToDeliveryThread =
   | { type: 'adopt'; claimed: ClaimedRecipient[] }
@@ -61,50 +59,6 @@ function niceThisThread(increment: number): number | null {
   }
 }
 
-/**
- * SQLite: keeps the WAL from growing while writes never pause. The store's own checkpoint
- * (PASSIVE, each second, unlocked) copies the WAL into the database, but a writer always
- * commits during it, so SQLite never finds the WAL all copied at the start of a write and
- * never starts it over: the bench grew it by ~20 MB/s. Appending grows the file, and an
- * fdatasync after an append must commit the ext4 journal, which first writes out the
- * checkpoint's dirty pages (data=ordered): measured, WAL flushes took twice as long as
- * flushes of frames written over old ones (p50 2.3 vs 1.0–1.4 ms, p99 35–52 vs 18–26 ms),
- * and a 202 waits for one. So: checkpoint unlocked until a pass finds little left, then
- * once more holding the write lock (no writer between, a few frames to copy), after which
- * the next writer restarts the WAL from its start and overwrites it in place.
- * Interim home: this belongs in open-store.ts's background checkpointer.
- */
-function recycleWal(db: Kysely<Database>, lock: WriteLock): () => void {
-  let running = false;
-  const checkpoint = () => sql`PRAGMA wal_checkpoint(PASSIVE)`.execute(db);
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    void (async () => {
-      try {
-        for (let pass = 0; pass < 3; pass++) {
-          const started = performance.now();
-          await checkpoint();
-          if (performance.now() - started < 3) break;
-        }
-        await lock.acquire();
-        try {
-          await checkpoint();
-        } finally {
-          lock.release();
-        }
-      } catch (err) {
-        // Busy or failing: the next round tries again; nothing depends on one checkpoint.
-        log.debug({ err }, 'WAL checkpoint failed');
-      } finally {
-        running = false;
-      }
-    })();
-  }, 1000);
-  timer.unref();
-  return () => clearInterval(timer);
-}
-
 try {
   const nice = niceThisThread(config.delivery.thread_nice);
   if (nice !== null) log.debug({ nice }, 'delivery thread priority lowered');
@@ -114,7 +68,6 @@ try {
     ...storeOptionsOf(config), writeLock, applicationName: 'postline-delivery',
     checkpoints: 'background',
   });
-  const stopRecycling = writeLock && store.dialect === 'sqlite' ? recycleWal(store.db, writeLock) : () => undefined;
   const resolver = new DnsResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout, maxCacheTtlMs: config.dns.max_cache_ttl });
   const pool = new ConnectionPool({
     ehloName: config.hostname,
@@ -172,7 +125,6 @@ try {
     else if (m.type === 'stop') {
       void (async () => {
         await scheduler.stop();
-        stopRecycling();
         await pools.close();
         await pool.close();
         await store.close();

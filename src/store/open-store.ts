@@ -1,7 +1,7 @@
 // Opens the store: the database (embedded SQLite, or PostgreSQL shared by several nodes),
 // its migrations, the group-commit writer and the spool for large bodies. The dialect
 // differences live here and in sqlite/ and postgres/; the repositories are written once.
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
 import { MIGRATIONS } from './migrations/index.ts';
 import { mkdirSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { NodeSqliteDatabase } from './sqlite/sqlite-adapter.ts';
 import { WriteBatcher } from './write-batcher.ts';
 import { Spool } from './spool.ts';
 import { WalFile } from './sqlite/wal-file.ts';
+import { startWalCheckpoints } from './sqlite/wal-checkpoints.ts';
 import { bodyPathIfFinal } from './repos/messages.ts';
 import type { WriteLock } from './write-lock.ts';
 import { PgPool } from './postgres/pg-pool.ts';
@@ -37,7 +38,8 @@ export interface StoreOptions {
    * which stalls it (and the shared write lock) for tens of ms. 'none': this connection never
    * checkpoints (the server's API/SMTP thread). 'background': none inside commits, but a
    * PASSIVE checkpoint every second from a timer, outside any transaction, which writers do
-   * not wait for (the delivery thread does this for the process).
+   * not wait for; given the process's `writeLock`, it also lets the WAL start over
+   * (sqlite/wal-checkpoints.ts). The delivery thread does this for the process.
    */
   readonly checkpoints?: 'auto' | 'none' | 'background';
   /** PostgreSQL connection pool (config `database.*`). */
@@ -58,9 +60,6 @@ export function storeOptionsOf(config: { readonly data_dir: string; readonly dat
 export function isPostgresUrl(url: string | null | undefined): boolean {
   return !!url && /^postgres(ql)?:\/\//i.test(url);
 }
-
-/** How often the background checkpointer runs. */
-const CHECKPOINT_INTERVAL_MS = 1000;
 
 export interface Store {
   readonly db: Kysely<Database>;
@@ -123,23 +122,13 @@ async function openSqliteStore(options: StoreOptions, dataDir: string, file: str
   const wal = await WalFile.open(file);
   sqlite.raw.exec('PRAGMA synchronous = NORMAL');
   const batcher = new WriteBatcher(db, { syncDurable: () => wal.sync(), lock: options.writeLock });
-  let checkpointer: NodeJS.Timeout | null = null;
   if (options.checkpoints === 'none' || options.checkpoints === 'background') sqlite.raw.exec('PRAGMA wal_autocheckpoint = 0');
-  if (options.checkpoints === 'background') {
-    checkpointer = setInterval(() => {
-      try {
-        sqlite.raw.exec('PRAGMA wal_checkpoint(PASSIVE)');
-      } catch {
-        // Busy or failing: the next round tries again; nothing depends on one checkpoint.
-      }
-    }, CHECKPOINT_INTERVAL_MS);
-    checkpointer.unref();
-  }
+  const stopCheckpoints = options.checkpoints === 'background' ? startWalCheckpoints(() => sql`PRAGMA wal_checkpoint(PASSIVE)`.execute(db), options.writeLock, () => undefined) : () => undefined;
   return storeOver(db, spool, batcher, 'sqlite', {
     notifyQueue: () => undefined,
     onQueueNotify: () => () => undefined,
     async close() {
-      if (checkpointer) clearInterval(checkpointer);
+      stopCheckpoints();
       await db.destroy();
       await wal.close();
     },
