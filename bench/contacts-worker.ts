@@ -12,7 +12,7 @@ import pino from 'pino';
 import { peakRssBytes } from './proc-stats.ts';
 
 const [phase, dataDir, countText] = process.argv.slice(2);
-const CHUNK_ROWS = 5000;
+const CHUNK_ROWS = 250;
 
 /** The generated file, produced as it is read (the bench measures the import, not the generator's memory). */
 async function* csv(n: number): AsyncGenerator<string> {

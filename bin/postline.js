@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=16
+#!/usr/bin/env -S node --max-semi-space-size=16 --max-old-space-size=1536
 // The `postline` command. Postline runs its TypeScript directly on Node.js 24 (type
 // stripping); when this launcher finds an older Node first on the PATH it re-runs itself
 // with the Node 24 that `npm install` put in node_modules. Both run with the V8 settings of
@@ -19,6 +19,6 @@ if (major >= 24) {
     process.stderr.write(`postline needs Node.js 24 or newer (this is ${process.version}); run npm install in ${root}\n`);
     process.exit(1);
   }
-  const r = spawnSync(node24, ['--max-semi-space-size=16', main, ...process.argv.slice(2)], { stdio: 'inherit' });
+  const r = spawnSync(node24, ['--max-semi-space-size=16', '--max-old-space-size=1536', main, ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
