@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runApiScenario, type ApiResult } from './api.ts';
 import { sourceIpsTextReport } from './source-ips-report.ts';
-import { contactsTextReport, runContactsBench, type ContactsBenchResult } from './contacts.ts';
+import { contactsTextReport, runContactsBench, writeContactsBenchmarksMd, type ContactsBenchResult } from './contacts.ts';
 import { apiTextReport, writeApiBenchmarksMd } from './api-report.ts';
 import { BenchUsageError, USAGE, parseBenchArgs, type BenchOptions, type RelayPath, type Scenario } from './args.ts';
 import { writeBenchmarksMd } from './benchmarks-md.ts';
@@ -203,6 +203,7 @@ async function main(): Promise<number> {
   if (options.write) {
     if (results.length > 0) await writeBenchmarksMd(join(ROOT, 'BENCHMARKS.md'), results, machine, command);
     if (apiResults.length > 0) await writeApiBenchmarksMd(join(ROOT, 'BENCHMARKS.md'), apiResults, machine, command);
+    if (contactsResults.length > 0) await writeContactsBenchmarksMd(join(ROOT, 'BENCHMARKS.md'), contactsResults, machine, command);
     log('BENCHMARKS.md updated');
   }
   return results.some((r) => r.error) || sourceIpResults.some((r) => r.error) || apiResults.some((r) => r.error) || contactsResults.some((r) => r.error) ? 1 : 0;
