@@ -64,6 +64,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) 
   POSTLINE_MAX_CONNECTIONS_PER_DESTINATION: { path: ['delivery', 'max_connections_per_destination'], parse: int('POSTLINE_MAX_CONNECTIONS_PER_DESTINATION') },
   POSTLINE_RETRY_SCHEDULE: { path: ['queue', 'retry_schedule'], parse: list },
   POSTLINE_MAX_QUEUE_LIFETIME: { path: ['queue', 'max_lifetime'], parse: String },
+  POSTLINE_DELAY_WARNING_AFTER: { path: ['queue', 'delay_warning_after'], parse: String },
   POSTLINE_QUEUE_POLL_INTERVAL: { path: ['queue', 'poll_interval'], parse: String },
   POSTLINE_DATABASE_URL: { path: ['database', 'url'], parse: (v) => v || null },
   POSTLINE_DATABASE_POOL_SIZE: { path: ['database', 'pool_size'], parse: int('POSTLINE_DATABASE_POOL_SIZE') },

@@ -195,6 +195,8 @@ export const configSchema = z.strictObject({
     retry_schedule: z.array(duration).min(1).prefault(['1m', '5m', '15m', '30m', '1h', '2h', '4h']),
     /** After this long a message that is still deferred expires and bounces. */
     max_lifetime: duration.prefault('5d'),
+    /** RFC 3461 NOTIFY=DELAY: a recipient still deferred this long after acceptance gets one "delayed" DSN to the sender; 0: never. */
+    delay_warning_after: duration.prefault('4h'),
     /** How long a claim on a recipient holds before another worker may take it. */
     lease: duration.prefault('10m'),
     /** How often the queue is polled when nothing wakes it. */

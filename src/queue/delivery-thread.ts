@@ -98,6 +98,7 @@ try {
     deliveryPort: config.delivery.port,
     retrySchedule: config.queue.retry_schedule,
     queueLifetimeMs: config.queue.max_lifetime,
+    delayWarningAfterMs: config.queue.delay_warning_after,
     leaseMs: config.queue.lease,
     pollIntervalMs: config.queue.poll_interval,
     claimBatch: config.queue.claim_batch,

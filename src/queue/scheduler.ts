@@ -26,6 +26,8 @@ export interface SchedulerOptions {
   readonly deliveryPort: number;
   readonly retrySchedule: readonly number[];
   readonly queueLifetimeMs: number;
+  /** queue.delay_warning_after (settle.ts); 0 or absent: no "delayed" DSNs. */
+  readonly delayWarningAfterMs?: number;
   readonly leaseMs: number;
   readonly pollIntervalMs: number;
   readonly claimBatch: number;
@@ -211,7 +213,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const { outcomes, attempt } = delivered;
       const settlement = await settle(info, group, outcomes, attempt, {
         owner: options.owner, hostname: options.hostname, retrySchedule: options.retrySchedule, queueLifetimeMs: options.queueLifetimeMs,
-        autoSuppress: options.autoSuppress,
+        autoSuppress: options.autoSuppress, delayWarningAfterMs: options.delayWarningAfterMs,
       });
       // Not fsync'd on its own: losing a settlement in a crash repeats a delivery, loses nothing;
       // unless the spool file is unlinked next, when a lost settlement would leave a body-less row.

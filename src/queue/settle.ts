@@ -7,7 +7,7 @@ import { buildDsn, type DsnRecipient } from '../delivery/dsn.ts';
 import { classifyBounce } from '../delivery/bounce-class.ts';
 import type { GroupAttempt, GroupOutcome } from '../delivery/deliver-group.ts';
 import {
-  newId, insertMessage, recordOutcomes,
+  newId, insertMessage, markDelayDsn, recordOutcomes,
   type ClaimedRecipient, type Database, type NewAttempt, type Stream, type NewEvent, type RecipientUpdate, type NewMessage,
 } from '../store/index.ts';
 import { nextAttempt } from './retry-schedule.ts';
@@ -39,6 +39,8 @@ export interface SettleOptions {
   readonly queueLifetimeMs: number;
   /** Hard bounces and repeated expiries of tenant mail go on the suppression list (feedback/auto-suppress.ts). */
   readonly autoSuppress?: AutoSuppressOptions;
+  /** queue.delay_warning_after: a NOTIFY=DELAY recipient still deferred this long gets one "delayed" DSN; 0 or absent: never. */
+  readonly delayWarningAfterMs?: number;
 }
 
 export interface Settlement {
@@ -69,6 +71,8 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
   const events: NewEvent[] = [];
   const dsnFailed: PendingDsnRecipient[] = [];
   const dsnSuccess: PendingDsnRecipient[] = [];
+  const dsnDelayed: PendingDsnRecipient[] = [];
+  const delayAfter = options.delayWarningAfterMs ?? 0;
   const failures: Array<{ recipientId: number; entry: AutoSuppressEntry }> = [];
   // Held back by our own pacing (quota, warm-up, rate, back-off): no remote was asked, so
   // the claim's `attempts + 1` is given back (attempts drive the retry schedule).
@@ -138,11 +142,16 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
     } else if (fate === 'delivered' && !a.remoteSupportsDsn && wantsDsn(r.notify, 'SUCCESS')) {
       // RFC 3461 §5.2.2: the next hop does not speak DSN, so we report "relayed" ourselves.
       dsnSuccess.push({ recipientId: r.id, dsn: { ...dsnBase, action: 'relayed', status: '2.0.0', diagnostic: o.code ? o.response : null } });
+    } else if (fate === 'deferred' && o.retryAt === undefined && delayAfter > 0 && now - message.createdAt >= delayAfter && wantsDsn(r.notify, 'DELAY')) {
+      // RFC 3461 §4.1 / RFC 3464 §2.3.3: the sender asked to hear of delays. Once per
+      // recipient (write() marks it); not for our own pacing, which is no delivery problem.
+      const status = o.enhanced?.startsWith('4.') ? o.enhanced : '4.0.0';
+      dsnDelayed.push({ recipientId: r.id, dsn: { ...dsnBase, action: 'delayed', status, diagnostic: o.code ? o.response : null, willRetryUntil: new Date(r.expiresAt) } });
     }
   }
   // Never a DSN for a DSN, for the null sender, or for mail not submitted over SMTP.
   const mayDsn = message.mailFrom !== '' && !message.isBounce && message.origin === 'smtp';
-  const groups = mayDsn ? [dsnFailed, dsnSuccess].filter((g) => g.length > 0) : [];
+  const groups = mayDsn ? [dsnFailed, dsnSuccess, dsnDelayed].filter((g) => g.length > 0) : [];
   const original = groups.length > 0 ? await readOriginal(message) : null;
   // Built before the transaction (no I/O inside it) for every recipient reported on; the
   // rare subset in write() is rebuilt from the bytes already read.
@@ -159,7 +168,12 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
       for (const { group, full } of dsns) {
         // A recipient whose row was not updated (cancelled meanwhile, or its lease taken
         // over) has no failure on record, so the DSN must not report one either.
-        const reported = group.filter((p) => applied.has(p.recipientId));
+        let reported = group.filter((p) => applied.has(p.recipientId));
+        if (group === dsnDelayed && reported.length > 0) {
+          // At most one "delayed" DSN per recipient: only those not reported on before.
+          const first = await markDelayDsn(trx, reported.map((p) => p.recipientId), now);
+          reported = reported.filter((p) => first.has(p.recipientId));
+        }
         if (reported.length === 0) continue;
         const dsn = reported.length === group.length ? full : await dsnMessage(message, reported.map((p) => p.dsn), original!, options);
         await insertMessage(trx, dsn, { now, lifetimeMs: options.queueLifetimeMs });

@@ -96,6 +96,8 @@ export interface RecipientTable {
   last_response: string | null;
   last_mx: string | null;
   updated_at: number;
+  /** 0014: when the RFC 3461 "delayed" DSN for this recipient was queued; null: none yet. */
+  delay_dsn_at: number | null;
 }
 
 export interface AttemptTable {

@@ -14,7 +14,7 @@ export type { DomainCheckUpdate } from './repos/domains.ts';
 export type { DkimKeyTable, DkimAlgorithm, DkimKeyStatus } from './database.ts';
 export { insertMessage, insertMessages, getMessage, getMessageMeta, getMessageForDelivery, listRecipients, listAttempts, bodyPathIfFinal } from './repos/messages.ts';
 export type { NewMessage, NewRecipient } from './repos/messages.ts';
-export { claimDue, deferClaims, nextDueAt, releaseLeases, renewLeases, recordOutcomes, listQueue, retryNow, cancelMessage, queueCounts } from './repos/queue.ts';
+export { claimDue, deferClaims, nextDueAt, releaseLeases, renewLeases, recordOutcomes, markDelayDsn, listQueue, retryNow, cancelMessage, queueCounts } from './repos/queue.ts';
 export type { ClaimedRecipient, RecipientUpdate, NewAttempt, QueueFilter } from './repos/queue.ts';
 export { insertEvents, listEventsForMessage } from './repos/events.ts';
 export type { NewEvent } from './repos/events.ts';

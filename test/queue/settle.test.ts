@@ -1,7 +1,9 @@
 // How an attempt's outcome becomes state, events and RFC 3464 DSNs (src/queue/settle.ts),
 // end to end: the DSN is real mail, delivered to the sender domain's MX and read back with
 // Python's email package. Messages live 3 s here (POSTLINE_MAX_QUEUE_LIFETIME), so a
-// recipient that keeps answering 451 expires within the test.
+// recipient that keeps answering 451 expires within the test; a NOTIFY=DELAY recipient still
+// deferred at all (1 ms after acceptance) gets its "delayed" DSN (POSTLINE_DELAY_WARNING_AFTER),
+// so each of its deferrals is past the threshold and only the first may send one.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -20,7 +22,7 @@ before(async () => {
   rig = await startDeliveryRig({
     sinks: [DEST_MX, SENDER_MX, { host: PLAIN_MX, hideDSN: true }],
     domains: ['acme.test'],
-    env: { POSTLINE_RETRY_SCHEDULE: '1s', POSTLINE_MAX_QUEUE_LIFETIME: '3s' },
+    env: { POSTLINE_RETRY_SCHEDULE: '1s', POSTLINE_MAX_QUEUE_LIFETIME: '3s', POSTLINE_DELAY_WARNING_AFTER: '1ms' },
   });
   rig.dns.mx('dest.test', ['mx.dest.test']);
   rig.dns.a('mx.dest.test', DEST_MX);
@@ -180,6 +182,41 @@ describe('RFC 5321 §4.5.4.1 giving up: maximum queue lifetime', () => {
     assert.equal(parsed.recipients[0]['Final-Recipient'], 'rfc822; slow@dest.test');
     assert.equal(parsed.recipients[0].Action, 'failed');
     assert.equal(parsed.recipients[0].Status, '4.4.7');
+  });
+});
+
+describe('RFC 3461 delay notices (NOTIFY=DELAY, queue.delay_warning_after)', () => {
+  it('a NOTIFY=DELAY recipient deferred past the threshold gets exactly one "delayed" DSN (4.x.x, Will-Retry-Until), then the failure DSN at expiry', async () => {
+    rig.sink(DEST_MX).setRcptRule('later@dest.test', '451 4.2.1 Mailbox busy, try later');
+    const id = await rig.send({ from: 'delay-sender@acme.test', to: 'later@dest.test', dsn: { notify: ['DELAY', 'FAILURE'] } });
+    const view = await rig.waitFor(id, finalState, 30_000);
+    const r = recipient(view, 'later@dest.test');
+    assert.equal(r.state, 'expired');
+    assert.ok(r.attempts >= 3, `deferred several times (${r.attempts} attempts), so more than once past the threshold`);
+    // Both DSNs are written in the transactions of the outcomes they report: final by now.
+    assert.equal(await queuedDsnsFor('delay-sender@acme.test'), 2, 'one delayed and one failed, however many deferrals');
+    await rig.sink(SENDER_MX).waitFor((ms) => ms.filter(to('delay-sender@acme.test')).length >= 2, 20_000);
+    const parsed = await Promise.all(dsnsFor('delay-sender@acme.test').map((m) => parseDsnWithPython(m.raw)));
+    const actions = parsed.map((p) => p.recipients[0].Action).sort();
+    assert.deepEqual(actions, ['delayed', 'failed']);
+    const delayed = parsed.find((p) => p.recipients[0].Action === 'delayed')!;
+    assert.equal(delayed.report_type, 'delivery-status');
+    assert.deepEqual(delayed.defects, []);
+    assert.equal(delayed.recipients[0]['Final-Recipient'], 'rfc822; later@dest.test');
+    assert.equal(delayed.recipients[0].Status, '4.2.1');
+    assert.match(String(delayed.recipients[0]['Diagnostic-Code']), /^smtp; 451 4\.2\.1 Mailbox busy/);
+    assert.ok(delayed.recipients[0]['Will-Retry-Until'], 'RFC 3464 §2.3.9: when we give up');
+  });
+
+  it('without DELAY in NOTIFY (here FAILURE alone) a long deferral sends no delay DSN, only the failure at expiry', async () => {
+    rig.sink(DEST_MX).setRcptRule('later2@dest.test', '451 4.2.1 Mailbox busy, try later');
+    const id = await rig.send({ from: 'nodelay-sender@acme.test', to: 'later2@dest.test', dsn: { notify: ['FAILURE'] } });
+    const view = await rig.waitFor(id, finalState, 30_000);
+    assert.equal(recipient(view, 'later2@dest.test').state, 'expired');
+    assert.ok(recipient(view, 'later2@dest.test').attempts >= 3);
+    assert.equal(await queuedDsnsFor('nodelay-sender@acme.test'), 1);
+    const parsed = await parseDsnWithPython((await waitForDsn('nodelay-sender@acme.test')).raw);
+    assert.equal(parsed.recipients[0].Action, 'failed');
   });
 });
 

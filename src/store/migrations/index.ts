@@ -13,6 +13,7 @@ import * as m0010 from './0010-ip-pools.ts';
 import * as m0011 from './0011-campaigns.ts';
 import * as m0012 from './0012-requiretls.ts';
 import * as m0013 from './0013-cluster-leases.ts';
+import * as m0014 from './0014-delay-dsn.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -28,4 +29,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0011-campaigns': m0011,
   '0012-requiretls': m0012,
   '0013-cluster-leases': m0013,
+  '0014-delay-dsn': m0014,
 };

@@ -142,6 +142,21 @@ export interface NewAttempt {
 }
 
 /**
+ * Marks that these recipients' RFC 3461 "delayed" DSN is being queued (in the transaction
+ * that queues it); answers those not marked before, which alone get one.
+ */
+export async function markDelayDsn(db: Kysely<Database>, ids: readonly number[], now: number): Promise<Set<number>> {
+  const marked = new Set<number>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await db.updateTable('recipients').set({ delay_dsn_at: now })
+      .where('id', 'in', ids.slice(i, i + 500)).where('delay_dsn_at', 'is', null)
+      .returning('id').execute();
+    for (const r of rows) marked.add(Number(r.id));
+  }
+  return marked;
+}
+
+/**
  * Records the outcome of an attempt: recipient state, attempt rows and events, in the
  * caller's transaction. A row whose lease another worker took over is left alone
  * (returns false for it), so a late finisher cannot undo newer work.
