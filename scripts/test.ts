@@ -16,9 +16,13 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import pg from 'pg';
 import { openStore } from '../src/store/index.ts';
-import { PG_ADMIN_URL, PG_TEMPLATE, PG_TEST_PREFIX } from '../test/helpers/backend.ts';
+import { PG_ADMIN_URL, PG_TEMPLATE_PREFIX, PG_TEST_PREFIX } from '../test/helpers/backend.ts';
 
 const root = resolve(import.meta.dirname, '..');
+// This run's id on the PostgreSQL cluster (test/helpers/backend.ts): its template and the
+// databases its tests make carry it, so a run never drops another live run's databases.
+const RUN = String(process.pid);
+const PG_TEMPLATE = `${PG_TEMPLATE_PREFIX}_${RUN}`;
 const backends = (process.env.POSTLINE_TEST_BACKENDS ?? 'sqlite,postgres').split(',').map((b) => b.trim()).filter(Boolean);
 const args = process.argv.slice(2);
 const files = args.filter((a) => !a.startsWith('-'));
@@ -53,6 +57,39 @@ async function canConnect(url: string): Promise<string | null> {
   }
 }
 
+/** The process whose run made a test database: `pl_t_<run>_<pid>_<hex>`, `postline_test_template_<run>`; older names: `pl_t_<pid>_<hex>`. */
+function ownerOf(datname: string): number | null {
+  const template = new RegExp(`^${PG_TEMPLATE_PREFIX}_(\\d+)$`).exec(datname);
+  if (template) return Number(template[1]);
+  const parts = datname.slice(PG_TEST_PREFIX.length).split('_');
+  if (!datname.startsWith(PG_TEST_PREFIX) || !/^\d+$/.test(parts[0])) return null;
+  return Number(parts[0]) || Number(parts[1]) || null;
+}
+
+function isLive(pid: number | null): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Drops this run's template and the databases its tests left (best effort). */
+async function dropOwnDatabases(): Promise<void> {
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  try {
+    await admin.connect();
+    const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE '${PG_TEST_PREFIX}${RUN}\\_%' OR datname = '${PG_TEMPLATE}'`);
+    for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+  } catch {
+    // The next run drops what is left once this process is gone.
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
 async function preparePostgres(): Promise<void> {
   let problem = await canConnect(PG_ADMIN_URL);
   if (problem && !process.env.POSTLINE_TEST_PG_URL && process.getuid?.() === 0) {
@@ -68,8 +105,9 @@ async function preparePostgres(): Promise<void> {
   }
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
-  const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE '${PG_TEST_PREFIX}%' OR datname = '${PG_TEMPLATE}'`);
-  for (const { datname } of rows) await admin.query(`DROP DATABASE ${datname} WITH (FORCE)`);
+  // Leftovers of runs that have ended (crashed, killed); a live run's databases stay.
+  const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE '${PG_TEST_PREFIX}%' OR datname LIKE '${PG_TEMPLATE_PREFIX}%'`);
+  for (const { datname } of rows) if (!isLive(ownerOf(datname)) || datname === PG_TEMPLATE) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
   await admin.query(`CREATE DATABASE ${PG_TEMPLATE}`);
   await admin.end();
   const u = new URL(PG_ADMIN_URL);
@@ -88,8 +126,9 @@ for (const backend of backends) {
   if (backend === 'postgres') await preparePostgres();
   console.error(`# ${backend}: ${chosen.length} test files`);
   const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', ...flags, ...chosen], {
-    cwd: root, stdio: 'inherit', env: { ...process.env, POSTLINE_TEST_BACKEND: backend },
+    cwd: root, stdio: 'inherit', env: { ...process.env, POSTLINE_TEST_BACKEND: backend, POSTLINE_TEST_PG_RUN: RUN },
   });
+  if (backend === 'postgres') await dropOwnDatabases();
   if (r.status !== 0) {
     failed = true;
     console.error(`# ${backend}: FAILED (exit ${r.status ?? r.signal})`);

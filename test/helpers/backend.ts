@@ -11,8 +11,22 @@ import { openStore, type Store, type StoreOptions } from '../../src/store/index.
 export type TestBackend = 'sqlite' | 'postgres';
 export const TEST_BACKEND: TestBackend = process.env.POSTLINE_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
 export const PG_ADMIN_URL = process.env.POSTLINE_TEST_PG_URL ?? 'postgres://postline:postline@127.0.0.1:5432/postgres';
-export const PG_TEMPLATE = 'postline_test_template';
+/**
+ * The test run (scripts/test.ts sets its own pid): each run has its own template and its
+ * databases carry the run's id, so two runs on one cluster (a developer's file while CI runs)
+ * never drop each other's databases. PostgreSQL tests therefore run through scripts/test.ts
+ * (`POSTLINE_TEST_BACKENDS=postgres npm test -- test/x.test.ts`), which makes the template.
+ */
+export const PG_RUN = process.env.POSTLINE_TEST_PG_RUN ?? '';
+export const PG_TEMPLATE_PREFIX = 'postline_test_template';
+const PG_TEMPLATE = `${PG_TEMPLATE_PREFIX}_${PG_RUN}`;
 export const PG_TEST_PREFIX = 'pl_t_';
+
+/** A new test database name: `pl_t_<run>_<pid>_<random>`. */
+function newDatabaseName(): string {
+  if (!PG_RUN) throw new Error('PostgreSQL tests run through scripts/test.ts, which makes their template: POSTLINE_TEST_BACKENDS=postgres npm test -- <files>');
+  return `${PG_TEST_PREFIX}${PG_RUN}_${process.pid}_${randomBytes(4).toString('hex')}`;
+}
 
 function urlFor(database: string): string {
   const u = new URL(PG_ADMIN_URL);
@@ -33,7 +47,7 @@ async function admin<T>(work: (c: pg.Client) => Promise<T>): Promise<T> {
 /** A fresh, migrated PostgreSQL database (its URL), or null on SQLite. */
 export async function testDatabaseUrl(): Promise<string | null> {
   if (TEST_BACKEND !== 'postgres') return null;
-  const name = `${PG_TEST_PREFIX}${process.pid}_${randomBytes(4).toString('hex')}`;
+  const name = newDatabaseName();
   // CREATE DATABASE … TEMPLATE fails while another session is connected to the template;
   // only scripts/test.ts ever is, before the tests start. Retry briefly anyway.
   for (let i = 0; ; i++) {
@@ -49,7 +63,7 @@ export async function testDatabaseUrl(): Promise<string | null> {
 
 /** A fresh, migrated PostgreSQL database whatever the suite's backend (tests of PostgreSQL itself). */
 export async function newPostgresDatabase(): Promise<string> {
-  const name = `${PG_TEST_PREFIX}${process.pid}_${randomBytes(4).toString('hex')}`;
+  const name = newDatabaseName();
   await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${PG_TEMPLATE}`));
   return urlFor(name);
 }
