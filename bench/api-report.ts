@@ -1,14 +1,11 @@
 // The API bench's console table and its section of BENCHMARKS.md. As for the relay rows, the raw
 // numbers are kept in an HTML comment (bench:api-data), so `--only api --write` replaces the rows
 // of the shapes it ran and keeps the others; the table between the markers is regenerated.
-import { readFile, writeFile } from 'node:fs/promises';
 import type { ApiResult } from './api.ts';
-import { machineLines, type Machine } from './machine.ts';
-import { BenchmarksFileError } from './benchmarks-md.ts';
+import type { Machine } from './machine.ts';
+import { machineHeader, mergeSection } from './benchmarks-md.ts';
 import { rate, seconds } from './report.ts';
 
-const DATA = /<!-- bench:api-data ([\s\S]*?) -->/;
-const SECTION = /(<!-- bench:api:start -->\n)[\s\S]*?(<!-- bench:api:end -->)/;
 
 /** The issue's targets on the 2-core machine (issue 3, "What it must show"). */
 export const API_TARGETS = { batchPerS: 10_000, singleP99Ms: 25 } as const;
@@ -45,9 +42,7 @@ export function apiTextReport(results: readonly ApiResult[]): string {
 
 function apiRows(results: readonly ApiResult[], machine: Machine, command: string): string {
   const lines = [
-    ...machineLines(machine).map((l) => `- ${l}`),
-    `- Last written by: \`${command}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-    '',
+    ...machineHeader(machine, command),
     '| Endpoint | Messages | Clients | Accepted/s | Failed | Took | p50 | p99 | max | Postline CPU/msg | Target | Measured |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
   ];
@@ -63,17 +58,5 @@ function apiRows(results: readonly ApiResult[], machine: Machine, command: strin
 
 /** Merges `results` into the stored API rows and rewrites the API section. */
 export async function writeApiBenchmarksMd(file: string, results: readonly ApiResult[], machine: Machine, command: string): Promise<void> {
-  const text = await readFile(file, 'utf8');
-  if (!SECTION.test(text) || !DATA.test(text)) {
-    throw new BenchmarksFileError(`${file} lacks the bench:api markers or the bench:api-data comment`);
-  }
-  const stored = JSON.parse(DATA.exec(text)?.[1] ?? '[]') as ApiResult[];
-  const merged = new Map(stored.map((r) => [keyOf(r), r]));
-  for (const r of results) merged.set(keyOf(r), r);
-  const all = [...merged.values()].sort((a, b) => a.mode.localeCompare(b.mode) || b.messages - a.messages);
-  const next = text
-    .replace(SECTION, (_m, start: string, end: string) => `${start}${apiRows(all, machine, command)}${end}`)
-    // As in benchmarks-md.ts: "--" only inside JSON strings, so "-->" never appears.
-    .replace(DATA, () => `<!-- bench:api-data ${JSON.stringify(all).replaceAll('--', '-\\u002d')} -->`);
-  await writeFile(file, next);
+  await mergeSection(file, 'api', results, keyOf, (all) => apiRows(all, machine, command), (a, b) => a.mode.localeCompare(b.mode) || b.messages - a.messages);
 }

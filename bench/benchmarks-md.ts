@@ -62,15 +62,43 @@ export async function writeBenchmarksMd(file: string, results: readonly RunResul
   const merged = new Map(stored.map((r) => [keyOf(r), r]));
   for (const r of results) merged.set(keyOf(r), r);
   const all = [...merged.values()];
-  const machineText = [
-    ...machineLines(machine).map((l) => `- ${l}`),
-    `- Last written by: \`${command}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-    '',
-  ].join('\n');
+  const machineText = `${machineHeader(machine, command).join('\n')}\n`;
   const next = text
     .replace(section('machine'), (_m, start: string, end: string) => `${start}${machineText}${end}`)
     .replace(section('results'), (_m, start: string, end: string) => `${start}${resultRows(all)}${end}`)
     // "--" can only occur inside JSON strings, where \u002d reads back the same; so "-->" never appears.
     .replace(DATA, () => `<!-- bench:data ${JSON.stringify(all).replaceAll('--', '-\\u002d')} -->`);
+  await writeFile(file, next);
+}
+
+/** The machine and the command, as the first lines of a section. */
+export function machineHeader(machine: Machine, command: string): string[] {
+  return [
+    ...machineLines(machine).map((l) => `- ${l}`),
+    `- Last written by: \`${command}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    '',
+  ];
+}
+
+/**
+ * For the API and contacts sections: merges `results` into the rows stored in the comment
+ * `bench:<name>-data` (a result replaces the stored one with the same key) and regenerates the
+ * table between the `bench:<name>` markers from all of them.
+ */
+export async function mergeSection<T>(file: string, name: string, results: readonly T[], keyOf: (r: T) => string | number, render: (all: T[]) => string, order?: (a: T, b: T) => number): Promise<void> {
+  const data = new RegExp(`<!-- bench:${name}-data ([\\s\\S]*?) -->`);
+  const text = await readFile(file, 'utf8');
+  if (!section(name).test(text) || !data.test(text)) {
+    throw new BenchmarksFileError(`${file} lacks the bench:${name} markers or the bench:${name}-data comment`);
+  }
+  const stored = JSON.parse(data.exec(text)?.[1] ?? '[]') as T[];
+  const merged = new Map(stored.map((r) => [keyOf(r), r]));
+  for (const r of results) merged.set(keyOf(r), r);
+  const all = [...merged.values()];
+  if (order) all.sort(order);
+  const next = text
+    .replace(section(name), (_m, start: string, end: string) => `${start}${render(all)}${end}`)
+    // As above: "--" only inside JSON strings, so "-->" never appears.
+    .replace(data, () => `<!-- bench:${name}-data ${JSON.stringify(all).replaceAll('--', '-\\u002d')} -->`);
   await writeFile(file, next);
 }

@@ -5,12 +5,12 @@
 // RSS is its own. Targets (issue 9):
 // import ≥ 50,000 rows/s, expansion ≥ 20,000 messages/s, RSS under 300 MB for both.
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { NODE_FLAGS } from '../src/cli/node-flags.ts';
-import { machineLines, type Machine } from './machine.ts';
-import { BenchmarksFileError } from './benchmarks-md.ts';
+import type { Machine } from './machine.ts';
+import { machineHeader, mergeSection } from './benchmarks-md.ts';
 
 const execFileP = promisify(execFile);
 
@@ -67,17 +67,12 @@ export function contactsTextReport(results: readonly ContactsBenchResult[]): str
   return lines.join('\n');
 }
 
-const DATA = /<!-- bench:contacts-data ([\s\S]*?) -->/;
-const SECTION = /(<!-- bench:contacts:start -->\n)[\s\S]*?(<!-- bench:contacts:end -->)/;
-
 /** The issue's targets (issue 9, "What it must show"). */
 export const CONTACTS_TARGETS = { importPerS: 50_000, expandPerS: 20_000, peakRssBytes: 300 * 1024 * 1024 } as const;
 
 function contactsRows(results: readonly ContactsBenchResult[], machine: Machine, command: string): string {
   const lines = [
-    ...machineLines(machine).map((l) => `- ${l}`),
-    `- Last written by: \`${command}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-    '',
+    ...machineHeader(machine, command),
     '| Phase | Contacts | Took | Rate/s | Peak RSS | Target | Measured |',
     '|---|---:|---:|---:|---:|---|---|',
   ];
@@ -94,19 +89,7 @@ function contactsRows(results: readonly ContactsBenchResult[], machine: Machine,
   return lines.join('\n') + '\n';
 }
 
-/** Merges `results` (by contact count) into the stored rows and rewrites the contacts section. */
+/** Merges `results` (by contact count; failed runs are not kept) into the stored rows and rewrites the contacts section. */
 export async function writeContactsBenchmarksMd(file: string, results: readonly ContactsBenchResult[], machine: Machine, command: string): Promise<void> {
-  const text = await readFile(file, 'utf8');
-  if (!SECTION.test(text) || !DATA.test(text)) {
-    throw new BenchmarksFileError(`${file} lacks the bench:contacts markers or the bench:contacts-data comment`);
-  }
-  const stored = JSON.parse(DATA.exec(text)?.[1] ?? '[]') as ContactsBenchResult[];
-  const merged = new Map(stored.map((r) => [r.contacts, r]));
-  for (const r of results) if (!r.error) merged.set(r.contacts, r);
-  const all = [...merged.values()].sort((a, b) => b.contacts - a.contacts);
-  const next = text
-    .replace(SECTION, (_m, start: string, end: string) => `${start}${contactsRows(all, machine, command)}${end}`)
-    // As in benchmarks-md.ts: "--" only inside JSON strings, so "-->" never appears.
-    .replace(DATA, () => `<!-- bench:contacts-data ${JSON.stringify(all).replaceAll('--', '-\\u002d')} -->`);
-  await writeFile(file, next);
+  await mergeSection(file, 'contacts', results.filter((r) => !r.error), (r) => r.contacts, (all) => contactsRows(all, machine, command), (a, b) => b.contacts - a.contacts);
 }

@@ -61,9 +61,9 @@ async function canConnect(url: string): Promise<string | null> {
 function ownerOf(datname: string): number | null {
   const template = new RegExp(`^${PG_TEMPLATE_PREFIX}_(\\d+)$`).exec(datname);
   if (template) return Number(template[1]);
-  const parts = datname.slice(PG_TEST_PREFIX.length).split('_');
-  if (!datname.startsWith(PG_TEST_PREFIX) || !/^\d+$/.test(parts[0])) return null;
-  return Number(parts[0]) || Number(parts[1]) || null;
+  // The first number after the prefix is the run (or, in older names, the test process).
+  const owner = datname.startsWith(PG_TEST_PREFIX) ? /^(\d+)_/.exec(datname.slice(PG_TEST_PREFIX.length)) : null;
+  return owner ? Number(owner[1]) : null;
 }
 
 function isLive(pid: number | null): boolean {

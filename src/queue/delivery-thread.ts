@@ -67,6 +67,7 @@ try {
   const store = await openStore({
     ...storeOptionsOf(config), writeLock, applicationName: 'postline-delivery',
     checkpoints: 'background',
+    onCheckpointError: (err) => log.debug({ err }, 'WAL checkpoint failed'),
   });
   const resolver = new DnsResolver({ servers: [...config.dns.servers], timeoutMs: config.dns.timeout, maxCacheTtlMs: config.dns.max_cache_ttl });
   const pool = new ConnectionPool({

@@ -142,9 +142,10 @@ export async function settle(message: MessageInfo, claimed: readonly ClaimedReci
     } else if (fate === 'delivered' && !a.remoteSupportsDsn && wantsDsn(r.notify, 'SUCCESS')) {
       // RFC 3461 §5.2.2: the next hop does not speak DSN, so we report "relayed" ourselves.
       dsnSuccess.push({ recipientId: r.id, dsn: { ...dsnBase, action: 'relayed', status: '2.0.0', diagnostic: o.code ? o.response : null } });
-    } else if (fate === 'deferred' && o.retryAt === undefined && delayAfter > 0 && now - message.createdAt >= delayAfter && wantsDsn(r.notify, 'DELAY')) {
+    } else if (fate === 'deferred' && !r.delayDsnSent && o.retryAt === undefined && delayAfter > 0 && now - message.createdAt >= delayAfter && wantsDsn(r.notify, 'DELAY')) {
       // RFC 3461 §4.1 / RFC 3464 §2.3.3: the sender asked to hear of delays. Once per
-      // recipient (write() marks it); not for our own pacing, which is no delivery problem.
+      // recipient (write() marks it, and the next claim says so); not for our own pacing,
+      // which is no delivery problem.
       const status = o.enhanced?.startsWith('4.') ? o.enhanced : '4.0.0';
       dsnDelayed.push({ recipientId: r.id, dsn: { ...dsnBase, action: 'delayed', status, diagnostic: o.code ? o.response : null, willRetryUntil: new Date(r.expiresAt) } });
     }

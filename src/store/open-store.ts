@@ -42,6 +42,8 @@ export interface StoreOptions {
    * (sqlite/wal-checkpoints.ts). The delivery thread does this for the process.
    */
   readonly checkpoints?: 'auto' | 'none' | 'background';
+  /** A background checkpoint failed (the next one retries; a WAL that keeps failing grows). */
+  readonly onCheckpointError?: (err: unknown) => void;
   /** PostgreSQL connection pool (config `database.*`). */
   readonly pool?: { readonly size: number; readonly connectTimeoutMs: number; readonly statementTimeoutMs: number };
   /** Names this process's connections in pg_stat_activity. */
@@ -123,7 +125,7 @@ async function openSqliteStore(options: StoreOptions, dataDir: string, file: str
   sqlite.raw.exec('PRAGMA synchronous = NORMAL');
   const batcher = new WriteBatcher(db, { syncDurable: () => wal.sync(), lock: options.writeLock });
   if (options.checkpoints === 'none' || options.checkpoints === 'background') sqlite.raw.exec('PRAGMA wal_autocheckpoint = 0');
-  const stopCheckpoints = options.checkpoints === 'background' ? startWalCheckpoints(() => sql`PRAGMA wal_checkpoint(PASSIVE)`.execute(db), options.writeLock, () => undefined) : () => undefined;
+  const stopCheckpoints = options.checkpoints === 'background' ? startWalCheckpoints(() => sql`PRAGMA wal_checkpoint(PASSIVE)`.execute(db), options.writeLock, options.onCheckpointError ?? (() => undefined)) : () => undefined;
   return storeOver(db, spool, batcher, 'sqlite', {
     notifyQueue: () => undefined,
     onQueueNotify: () => () => undefined,

@@ -14,6 +14,8 @@ export interface ClaimedRecipient {
   readonly expiresAt: number;
   readonly notify: string | null;
   readonly orcpt: string | null;
+  /** Its RFC 3461 "delayed" DSN is already queued (recipients.delay_dsn_at): settle sends no other. */
+  readonly delayDsnSent?: boolean;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function claimDue(db: Kysely<Database>, options: { owner: string; n
     const rows = await db.updateTable('recipients')
       .set({ status: 'inflight', lease_owner: owner, lease_expires_at: now + leaseMs, attempts: sql`attempts + 1`, updated_at: now })
       .where('id', 'in', due)
-      .returning(['id', 'message_id', 'tenant_id', 'rcpt', 'domain', 'attempts', 'expires_at', 'dsn_notify', 'dsn_orcpt'])
+      .returning(['id', 'message_id', 'tenant_id', 'rcpt', 'domain', 'attempts', 'expires_at', 'dsn_notify', 'dsn_orcpt', 'delay_dsn_at'])
       .execute();
     return rows.map(toClaimed);
   };
@@ -48,10 +50,11 @@ export async function claimDue(db: Kysely<Database>, options: { owner: string; n
   return claimed;
 }
 
-function toClaimed(r: { id: number; message_id: string; tenant_id: string | null; rcpt: string; domain: string; attempts: number; expires_at: number; dsn_notify: string | null; dsn_orcpt: string | null }): ClaimedRecipient {
+function toClaimed(r: { id: number; message_id: string; tenant_id: string | null; rcpt: string; domain: string; attempts: number; expires_at: number; dsn_notify: string | null; dsn_orcpt: string | null; delay_dsn_at: number | null }): ClaimedRecipient {
   return {
     id: Number(r.id), messageId: r.message_id, tenantId: r.tenant_id, rcpt: r.rcpt, domain: r.domain,
     attempts: Number(r.attempts), expiresAt: Number(r.expires_at), notify: r.dsn_notify, orcpt: r.dsn_orcpt,
+    delayDsnSent: r.delay_dsn_at !== null,
   };
 }
 
