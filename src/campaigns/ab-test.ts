@@ -38,6 +38,13 @@ function contentOf(c: CampaignTable, v: AbVariant | undefined): CampaignContent 
   return { subject: v?.subject ?? c.subject, html: v?.html !== undefined ? v.html ?? null : c.html, text: v?.text !== undefined ? v.text ?? null : c.text };
 }
 
+/** The content of the variant named `name` (null: the campaign's own); null when the campaign has no such variant. */
+export function variantContent(c: CampaignTable, name: string | null): CampaignContent | null {
+  if (name === null) return contentOf(c, undefined);
+  const v = parseAbTest(c.ab)?.variants.find((x) => x.name === name);
+  return v ? contentOf(c, v) : null;
+}
+
 /** A stable choice by weight for a contact (the same contact gets the same variant after a restart). */
 function pick(variants: readonly AbVariant[], contactId: string): AbVariant {
   const total = variants.reduce((n, v) => n + v.split, 0);

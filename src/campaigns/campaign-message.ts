@@ -29,6 +29,14 @@ export interface CampaignMessageOptions {
   readonly date?: Date;
 }
 
+/** Per message: its Date (default now) and the host of its Message-ID (default options.hostname). */
+export interface CampaignMessageStamp {
+  readonly date?: Date;
+  readonly hostname?: string;
+}
+
+const NON_ASCII = /[\u0080-\uffff]/;
+
 /** What a template sees: `{{contact.name}}`, `{{contact.email}}`, `{{contact.<attribute>}}`, `{{campaign.name}}`, `{{unsubscribe_url}}`. */
 export function templateData(campaign: Pick<CampaignTable, 'name' | 'id'>, contact: Pick<ContactTable, 'email' | 'name' | 'attributes' | 'id'>, unsubscribeUrl: string): Record<string, unknown> {
   const attributes = JSON.parse(contact.attributes) as Record<string, unknown>;
@@ -79,7 +87,7 @@ export async function buildCampaignMessage(campaign: CampaignTable, content: Cam
     to: [{ address: contact.email, name: contact.name, utf8: false }],
     reply_to: campaign.reply_to ? [{ address: campaign.reply_to, name: null, utf8: false }] : undefined,
     subject: rendered.subject, html, text,
-  }, { id: messageId, hostname: options.hostname, date: options.date ?? new Date(), maxMessageBytes: options.maxMessageBytes, maxRecipients: 1 });
+  }, { id: messageId, hostname: options.hostname, date: options.date ?? new Date(), maxMessageBytes: options.maxMessageBytes, maxRecipients: 1, repeatable: true });
   return withListHeaders(composed, listHeaders(campaign), unsubscribeUrl, token, options.mailtoHost);
 }
 
@@ -283,6 +291,8 @@ export class CampaignMessages {
   readonly #base: string;
   /** Whether the first contact's html came out the same through Handlebars; null before it. */
   #checked: boolean | null = null;
+  /** Subject and text are plain templates and the addresses ASCII (deferredSubject). */
+  readonly #plainSubjectText: boolean;
 
   constructor(campaign: CampaignTable, content: CampaignContent, options: CampaignMessageOptions) {
     this.#campaign = campaign;
@@ -291,6 +301,9 @@ export class CampaignMessages {
     this.#html = prepareHtml(campaign, content, options.renderer);
     this.#fixedHeaders = listHeaders(campaign);
     this.#base = options.linkBase ?? options.signer.base;
+    const plain = (source: string | null) => source === null || (!PRIVATE_MARKS.test(source) && plainPaths(source) !== null);
+    this.#plainSubjectText = plain(content.subject) && !content.subject.includes('unsubscribe_url') && plain(content.text)
+      && !NON_ASCII.test(campaign.from_address) && !(campaign.reply_to !== null && NON_ASCII.test(campaign.reply_to));
   }
 
   /** Whether the html takes the prepared path (tests). */
@@ -298,11 +311,25 @@ export class CampaignMessages {
     return this.#html !== null;
   }
 
-  async build(contact: ContactTable, messageId: string): Promise<ComposedMessage> {
+  /**
+   * For a contact whose message may be stored as what it is made from and made when sent
+   * (campaigns/campaign-body.ts), its Subject; null when it must be built now. Deferred only
+   * when nothing can fail at sending: the html took the prepared path and matched Handlebars
+   * for an earlier contact, subject and text are plain `{{a.b}}` templates (no helpers to
+   * throw), and the MIME is our own (ASCII addresses), whose bytes repeat for one id and date.
+   */
+  deferredSubject(contact: ContactTable): string | null {
+    if (this.#checked !== true || !this.#plainSubjectText || NON_ASCII.test(contact.email)) return null;
+    // The subject never holds the unsubscribe URL here (see the constructor): no token to make.
+    return this.#options.renderer.render({ id: this.#campaign.id, subject: this.#content.subject, html: null, text: null }, templateData(this.#campaign, contact, '')).subject;
+  }
+
+  async build(contact: ContactTable, messageId: string, stamp?: CampaignMessageStamp): Promise<ComposedMessage> {
     const prepared = this.#html;
     const campaign = this.#campaign;
     const content = this.#content;
-    if (!prepared || this.#checked === false) return buildCampaignMessage(campaign, content, contact, messageId, this.#options);
+    const options = stamp ? { ...this.#options, ...stamp } : this.#options;
+    if (!prepared || this.#checked === false) return buildCampaignMessage(campaign, content, contact, messageId, options);
     const { signer } = this.#options;
     const base = this.#base;
     const token = signer.unsubscribeToken(messageId);
@@ -315,7 +342,7 @@ export class CampaignMessages {
     if (!this.#checked) {
       // Once per campaign content: the first contact's html, as Handlebars renders it, must be ours.
       this.#checked = fill(prepared.rendered, valueOf) === rendered.html;
-      if (!this.#checked) return buildCampaignMessage(campaign, content, contact, messageId, this.#options);
+      if (!this.#checked) return buildCampaignMessage(campaign, content, contact, messageId, options);
     }
     const html = fill(prepared.sent, (slot) => {
       switch (slot.kind) {
@@ -332,7 +359,7 @@ export class CampaignMessages {
       to: [{ address: contact.email, name: contact.name, utf8: false }],
       reply_to: campaign.reply_to ? [{ address: campaign.reply_to, name: null, utf8: false }] : undefined,
       subject: rendered.subject, html, text,
-    }, { id: messageId, hostname: this.#options.hostname, date: this.#options.date ?? new Date(), maxMessageBytes: this.#options.maxMessageBytes, maxRecipients: 1 });
-    return withListHeaders(composed, this.#fixedHeaders, unsubscribeUrl, token, this.#options.mailtoHost);
+    }, { id: messageId, hostname: options.hostname, date: options.date ?? new Date(), maxMessageBytes: options.maxMessageBytes, maxRecipients: 1, repeatable: true });
+    return withListHeaders(composed, this.#fixedHeaders, unsubscribeUrl, token, options.mailtoHost);
   }
 }

@@ -20,6 +20,7 @@ import {
 } from '../store/index.ts';
 import { ComposeError, TemplateRenderer, type ComposedMessage } from '../compose/index.ts';
 import { CampaignMessages } from './campaign-message.ts';
+import { campaignBodySpec } from './campaign-body.ts';
 import type { LinkSigner } from './link-signer.ts';
 import { checkAutoPause } from './auto-pause.ts';
 import { abContentFor, chooseWinner, parseAbTest, processed, type AbTest } from './ab-test.ts';
@@ -28,6 +29,7 @@ import { ClusterLease } from '../jobs/cluster-lease.ts';
 
 /** Contacts read per batch; each batch is one transaction (~40 ms of the main thread: SMTP and API sessions wait no longer). */
 export const EXPANSION_BATCH = 500;
+const NO_BYTES = { size: 0, inline: null, path: null } as const;
 /** A tick stops starting batches after this long, so other work on the loop gets its turn. */
 const TICK_BUDGET_MS = 200;
 
@@ -139,7 +141,9 @@ export function createCampaignRunner(options: CampaignRunnerOptions): CampaignRu
         }));
       }
       const id = newId();
-      messages.set(contact.id, messageFor(c, await builder.build(contact, id), contact, id, variant));
+      // Made when sent (campaign-body.ts) once the builder has shown, on a contact built here, that nothing can fail then.
+      const subject = builder.deferredSubject(contact);
+      messages.set(contact.id, subject !== null ? deferredMessageFor(c, subject, contact, id, variant) : messageFor(c, await builder.build(contact, id), contact, id, variant));
       entries.push({ contactId: contact.id, messageId: id, outcome, variant });
     }
     return { from, limit, contacts, entries, messages, restatus };
@@ -200,6 +204,15 @@ export function createCampaignRunner(options: CampaignRunnerOptions): CampaignRu
       id, tenantId: c.tenant_id, origin: 'api', stream: c.stream, mailFrom: m.mailFrom, body: { size: m.raw.length, inline: m.raw, path: null }, headerSize: m.headerSize,
       messageIdHeader: m.messageIdHeader, subject: m.subject, fromHeader: m.fromHeader, smtputf8: m.smtputf8, recipients: [{ rcpt: contact.email }],
       tags: ['campaign'], metadata: { campaign_id: c.id, contact_id: contact.id, ...(variant ? { variant } : {}) },
+    };
+  }
+
+  /** The row of a message made when sent: what it is made from instead of its bytes (sizes 0 until its first attempt). */
+  function deferredMessageFor(c: CampaignTable, subject: string, contact: ContactTable, id: string, variant: string | null): NewMessage {
+    return {
+      id, tenantId: c.tenant_id, origin: 'api', stream: c.stream, mailFrom: c.from_address, body: NO_BYTES, render: campaignBodySpec(c.id, variant, contact), headerSize: 0,
+      messageIdHeader: `<${id}@${config.hostname}>`, subject, fromHeader: c.from_name ? `${c.from_name} <${c.from_address}>` : c.from_address, smtputf8: false,
+      recipients: [{ rcpt: contact.email }], tags: ['campaign'], metadata: { campaign_id: c.id, contact_id: contact.id, ...(variant ? { variant } : {}) },
     };
   }
 

@@ -4,10 +4,11 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import type { DeliveryHandoff } from '../ingress/index.ts';
-import type { Store } from '../store/index.ts';
+import type { BodyRenderer, Store } from '../store/index.ts';
 import { secretKeyOf } from '../security/index.ts';
 import { LinkSigner } from './link-signer.ts';
 import { createCampaignRunner, type CampaignRunner } from './campaign-runner.ts';
+import { createCampaignBodyRenderer } from './campaign-body.ts';
 import { nodeIdOf } from '../queue/lease-owner.ts';
 
 export interface CampaignServiceDeps {
@@ -20,6 +21,8 @@ export interface CampaignServiceDeps {
 export interface CampaignService {
   readonly signer: LinkSigner;
   readonly runner: CampaignRunner;
+  /** Makes campaign messages stored as what they are made from, for store.openBody. */
+  readonly renderBody: BodyRenderer;
 }
 
 const services = new WeakMap<object, Promise<CampaignService>>();
@@ -35,7 +38,7 @@ export function campaignServiceOf(deps: CampaignServiceDeps): Promise<CampaignSe
     s = (async () => {
       const signer = new LinkSigner(await secretKeyOf(deps.config), publicBaseUrl(deps.config));
       const runner = createCampaignRunner({ config: deps.config, store: deps.store, log: deps.log, signer, handoff: deps.handoff, leaseOwner: nodeIdOf(deps.config) });
-      return { signer, runner };
+      return { signer, runner, renderBody: createCampaignBodyRenderer({ db: deps.store.db, config: deps.config, signer }) };
     })();
     services.set(deps, s);
   }

@@ -19,3 +19,5 @@ export type { AbTest, AbVariant } from './ab-test.ts';
 export { sendWindowSchema, insideWindow } from './send-window.ts';
 export type { SendWindow } from './send-window.ts';
 export { sendConfirmation, DEFAULT_CONFIRM_SUBJECT, DEFAULT_CONFIRM_TEXT } from './double-opt-in.ts';
+export { createCampaignBodyRenderer, campaignBodySpec, CampaignBodyError } from './campaign-body.ts';
+export type { CampaignBodySpec, CampaignBodyRendererOptions } from './campaign-body.ts';

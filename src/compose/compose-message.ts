@@ -40,6 +40,12 @@ export interface ComposeOptions {
   /** RFC 1870 SIZE of the SMTP side: the built message must not be larger. */
   readonly maxMessageBytes: number;
   readonly maxRecipients: number;
+  /**
+   * The same bytes for the same content, id and date (the multipart boundary derived from the
+   * id): for messages made again whenever they are read (campaigns/campaign-body.ts). Holds
+   * when isSimpleContent(); MailComposer's boundaries stay random.
+   */
+  readonly repeatable?: boolean;
 }
 
 export interface ComposedMessage {
@@ -128,7 +134,7 @@ export async function composeMessage(content: MessageContent, options: ComposeOp
   const text = content.text == null ? undefined : toCrlf(content.text);
   const html = content.html == null ? undefined : toCrlf(content.html);
   const raw = isSimpleContent(content)
-    ? simpleMime({ ...content, text, html }, messageId, options.date)
+    ? simpleMime({ ...content, text, html }, messageId, options.date, options.repeatable ? messageId : undefined)
     : await buildWithMailComposer(content, text, html, messageId, options.date);
   if (raw.length > options.maxMessageBytes) {
     throw new ComposeError('MESSAGE_TOO_LARGE', 'too-large', '', `the message is ${raw.length} bytes; the limit is ${options.maxMessageBytes}`);

@@ -4,7 +4,7 @@
 // in one pass over strings, without MailComposer's stream pipeline, which was ~14% of the API
 // thread's CPU in `npm run bench -- --only api --profile`. Anything else returns null and the
 // caller uses MailComposer.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
 export interface SimpleMailbox {
   readonly address: string;
@@ -113,8 +113,23 @@ export function isSimpleContent(content: SimpleContent & { headers?: unknown; at
   return all.every((m) => !m.utf8 && !NON_ASCII.test(m.address));
 }
 
-/** Builds the message. Bcc is never written (RFC 5322 §3.6.3). Call only when isSimpleContent(). */
-export function simpleMime(content: SimpleContent, messageId: string, date: Date): Buffer {
+/**
+ * The multipart boundary: random, or with `seed` the same every time (a message made again
+ * when it is sent, campaigns/campaign-body.ts). "=_" cannot occur in base64, and a 7bit part
+ * is checked for it (RFC 2046 §5.1.1: the boundary must not appear in the parts).
+ */
+function boundaryFor(parts: ReadonlyArray<{ content: string }>, seed: string | undefined): string {
+  for (let i = 0; ; i++) {
+    const b = `=_postline_${seed === undefined ? randomUUID() : createHash('sha256').update(`${i}:${seed}`).digest('hex').slice(0, 32)}`;
+    if (!parts.some((p) => p.content.includes(b))) return b;
+  }
+}
+
+/**
+ * Builds the message. Bcc is never written (RFC 5322 §3.6.3). Call only when isSimpleContent().
+ * With `boundarySeed` the same content, id and date give the same bytes.
+ */
+export function simpleMime(content: SimpleContent, messageId: string, date: Date, boundarySeed?: string): Buffer {
   let head = foldedHeader('From', [mailbox(content.from)], '');
   if (content.to?.length) head += foldedHeader('To', content.to.map(mailbox), ',');
   if (content.cc?.length) head += foldedHeader('Cc', content.cc.map(mailbox), ',');
@@ -125,8 +140,7 @@ export function simpleMime(content: SimpleContent, messageId: string, date: Date
   if (content.text) parts.push(bodyPart('plain', content.text));
   if (content.html) parts.push(bodyPart('html', content.html));
   if (parts.length === 1) return Buffer.from(`${head}${parts[0].headers}${CRLF}${parts[0].content}`);
-  // "=_" cannot occur in base64, and a random UUID will not occur in a 7bit body (RFC 2046 §5.1.1).
-  const boundary = `=_postline_${randomUUID()}`;
+  const boundary = boundaryFor(parts, boundarySeed);
   let out = `${head}Content-Type: multipart/alternative;${CRLF} boundary="${boundary}"${CRLF}${CRLF}`;
   for (const part of parts) out += `--${boundary}${CRLF}${part.headers}${CRLF}${part.content}`;
   return Buffer.from(`${out}--${boundary}--${CRLF}`);

@@ -13,6 +13,7 @@ import { installFastDotStuffing } from '../delivery/dot-stuffing.ts';
 import { createLogger } from '../log/create-logger.ts';
 import { createScheduler } from './scheduler.ts';
 import { secretKeyOf } from '../security/index.ts';
+import { createCampaignBodyRenderer, LinkSigner, publicBaseUrl } from '../campaigns/index.ts';
 import { VerpCodec } from '../feedback/verp.ts';
 import { OutboundPools } from '../pools/index.ts';
 import { mtaStsFor, tlsCaOf } from '../delivery/outbound-tls.ts';
@@ -93,6 +94,8 @@ try {
   const secretKey = await secretKeyOf(config);
   const scheduler = createScheduler({
     store, pool, pools, mtaSts, log: log.child({ stage: 'queue' }),
+    // Campaign messages are stored as what they are made from and made here, when sent.
+    renderBody: createCampaignBodyRenderer({ db: store.db, config, signer: new LinkSigner(secretKey, publicBaseUrl(config)) }),
     router: { resolver, relayhost: config.delivery.relayhost, allowPrivate: config.delivery.allow_private },
     owner,
     hostname: config.hostname,

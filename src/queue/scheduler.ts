@@ -4,7 +4,7 @@
 // large queue never becomes one huge Promise.all.
 import type { Logger } from 'pino';
 import type { Readable } from 'node:stream';
-import { claimDue, deferClaims, releaseLeases, renewLeases, getMessageForDelivery, bodyPathIfFinal, storeErrorKind, type ClaimedRecipient, type Store } from '../store/index.ts';
+import { claimDue, deferClaims, cancelClaims, recordMadeSize, UnmakeableBodyError, releaseLeases, renewLeases, getMessageForDelivery, bodyPathIfFinal, storeErrorKind, type BodyRenderer, type ClaimedRecipient, type Store } from '../store/index.ts';
 import { deliverGroup, type GroupAttempt, type GroupOutcome } from '../delivery/deliver-group.ts';
 import { planOutbound, type OutboundOptions } from './outbound.ts';
 import type { AutoSuppressOptions } from '../feedback/auto-suppress.ts';
@@ -47,6 +47,8 @@ export interface SchedulerOptions {
   readonly pools?: OutboundPools;
   /** MTA-STS policies of recipient domains (RFC 8461); absent: opportunistic TLS only. */
   readonly mtaSts?: MtaStsPolicies;
+  /** Makes the bytes of messages stored as what they are made from (`body_render`, campaigns/campaign-body.ts). */
+  readonly renderBody?: BodyRenderer;
 }
 
 export interface Scheduler {
@@ -175,14 +177,35 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       // stream opened up front and never read holds its file descriptor for good.
       const spooled = meta.body_path;
       let body: () => Buffer | Readable;
+      let size = meta.size;
+      let headerSize = meta.header_size;
+      /** A message made now (`body_render`) whose size is not recorded yet. */
+      let madeSize = false;
       if (spooled) body = () => store.spool.open(spooled);
       else if (meta.body) {
         const bytes = Buffer.from(meta.body.buffer, meta.body.byteOffset, meta.body.byteLength);
         body = () => bytes;
+      } else if (meta.body_render) {
+        if (!options.renderBody) throw new Error(`message ${meta.id} is made when sent, and this scheduler has no renderer`);
+        let bytes: Buffer;
+        try {
+          bytes = await options.renderBody({ messageId: meta.id, tenantId: meta.tenant_id, spec: meta.body_render, createdAt: Number(meta.created_at), messageIdHeader: meta.message_id_header });
+        } catch (err) {
+          if (!(err instanceof UnmakeableBodyError)) throw err;
+          // Nothing to send, ever: say so (message.cancelled with the reason) rather than retry until it expires.
+          log.warn({ err, message: meta.id }, 'message cannot be made; its recipients are cancelled');
+          await writeOutcome((trx) => cancelClaims(trx, options.owner, group.map((r) => r.id), err.message.slice(0, 500)), { durable: false });
+          return;
+        }
+        body = () => bytes;
+        madeSize = meta.size !== bytes.length;
+        size = bytes.length;
+        const blank = bytes.indexOf('\r\n\r\n');
+        headerSize = blank < 0 ? bytes.length : blank + 4;
       } else throw new Error(`message ${meta.id} has no body`);
       const info: MessageInfo = {
         id: meta.id, tenantId: meta.tenant_id, origin: meta.origin, mailFrom: meta.mail_from, isBounce: meta.is_bounce === 1,
-        createdAt: Number(meta.created_at), headerSize: meta.header_size, size: meta.size, dsnRet: meta.dsn_ret, dsnEnvid: meta.dsn_envid, body, stream: meta.stream,
+        createdAt: Number(meta.created_at), headerSize, size, dsnRet: meta.dsn_ret, dsnEnvid: meta.dsn_envid, body, stream: meta.stream,
         tags: meta.tags ? (JSON.parse(meta.tags) as string[]) : null,
         metadata: meta.metadata ? (JSON.parse(meta.metadata) as Record<string, unknown>) : null,
       };
@@ -194,12 +217,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         const plan = options.outbound
           ? await planOutbound({ ...options.outbound, db: store.db, openSpool: (path) => store.spool.open(path) }, {
             id: meta.id, tenantId: meta.tenant_id, stream: meta.stream, mailFrom: meta.mail_from, isBounce: meta.is_bounce === 1,
-            fromHeader: meta.from_header, size: meta.size, inline: spooled ? null : body() as Buffer, bodyPath: spooled, body,
+            fromHeader: meta.from_header, size, inline: spooled ? null : body() as Buffer, bodyPath: spooled, body,
           })
           : null;
         const deps = { pool: options.pool, router: options.router, port: options.deliveryPort, signal: controller.signal, pools: options.pools, mtaSts: options.mtaSts };
         const message = (mailFrom: string) => ({
-          id: meta.id, mailFrom, size: plan?.size ?? meta.size, body: plan?.body ?? body, envid: meta.dsn_envid, ret: meta.dsn_ret, smtputf8: meta.smtputf8 === 1,
+          id: meta.id, mailFrom, size: plan?.size ?? size, body: plan?.body ?? body, envid: meta.dsn_envid, ret: meta.dsn_ret, smtputf8: meta.smtputf8 === 1,
           tenantId: meta.tenant_id, stream: meta.stream, requireTls: meta.require_tls === 1,
         });
         if (plan?.perRecipient && recipients.length > 1) {
@@ -217,7 +240,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       });
       // Not fsync'd on its own: losing a settlement in a crash repeats a delivery, loses nothing;
       // unless the spool file is unlinked next, when a lost settlement would leave a body-less row.
-      await writeOutcome(settlement.write, { durable: settlement.final && !!meta.body_path });
+      const write: typeof settlement.write = madeSize
+        ? async (trx) => {
+          await recordMadeSize(trx, meta.id, size, headerSize);
+          return settlement.write(trx);
+        }
+        : settlement.write;
+      await writeOutcome(write, { durable: settlement.final && !!meta.body_path });
       if (settlement.dsnQueued) schedule(0);
       if (settlement.final && meta.body_path) {
         const path = await bodyPathIfFinal(store.db, meta.id);

@@ -52,6 +52,12 @@ export interface MessageTable {
   /** Message bytes for messages under the inline limit; otherwise null and `body_path` is set. */
   body: Uint8Array | null;
   body_path: string | null;
+  /**
+   * A campaign message made when it is sent (campaigns/campaign-body.ts): what it is made
+   * from, JSON; `body` and `body_path` are then null, and `size`/`header_size` are 0 until
+   * its first attempt records them.
+   */
+  body_render: string | null;
   header_size: number;
   message_id_header: string | null;
   subject: string | null;

@@ -1,7 +1,7 @@
-export { openStore, storeOptionsOf, isPostgresUrl, redactUrl, StoreUnavailableError } from './open-store.ts';
+export { openStore, storeOptionsOf, isPostgresUrl, redactUrl, StoreUnavailableError, UnmakeableBodyError } from './open-store.ts';
 export { storeErrorKind } from './store-errors.ts';
 export type { StoreErrorKind } from './store-errors.ts';
-export type { Store, StoreOptions } from './open-store.ts';
+export type { Store, StoreOptions, BodyRenderer, DeferredBody } from './open-store.ts';
 export type { Database, RecipientStatus, MessageOrigin, Stream, TenantTable, DomainTable, CredentialTable, MessageTable, RecipientTable, TemplateTable, IdempotencyKeyTable, ApiKeyTable, ApiKeyScope } from './database.ts';
 export type { StoredBody, BodyWriter } from './spool.ts';
 export { newId, newPublicId } from './ids.ts';
@@ -14,7 +14,7 @@ export type { DomainCheckUpdate } from './repos/domains.ts';
 export type { DkimKeyTable, DkimAlgorithm, DkimKeyStatus } from './database.ts';
 export { insertMessage, insertMessages, getMessage, getMessageMeta, getMessageForDelivery, listRecipients, listAttempts, bodyPathIfFinal } from './repos/messages.ts';
 export type { NewMessage, NewRecipient } from './repos/messages.ts';
-export { claimDue, deferClaims, nextDueAt, releaseLeases, renewLeases, recordOutcomes, markDelayDsn, listQueue, retryNow, cancelMessage, queueCounts } from './repos/queue.ts';
+export { claimDue, deferClaims, cancelClaims, recordMadeSize, nextDueAt, releaseLeases, renewLeases, recordOutcomes, markDelayDsn, listQueue, retryNow, cancelMessage, queueCounts } from './repos/queue.ts';
 export type { ClaimedRecipient, RecipientUpdate, NewAttempt, QueueFilter } from './repos/queue.ts';
 export { insertEvents, listEventsForMessage } from './repos/events.ts';
 export type { NewEvent } from './repos/events.ts';
@@ -83,7 +83,7 @@ export type { ImportRejection } from './repos/contact-imports.ts';
 export { countAudience, audiencePage, insertSegment, getSegment, listSegmentsPage, updateSegment, deleteSegment } from './repos/segments.ts';
 export type { SegmentCondition, SegmentOp, SegmentValue, Audience } from './repos/segments.ts';
 export {
-  insertCampaign, getCampaign, getCampaignById, listCampaignsPage, updateCampaignIf, deleteCampaign, runnableCampaigns, insertLedger, advanceCampaign, ledgerCounts,
+  insertCampaign, getCampaign, getCampaignById, listCampaignsPage, updateCampaignIf, deleteCampaign, campaignHasWaitingMessages, runnableCampaigns, insertLedger, advanceCampaign, ledgerCounts,
   ledgerByMessage, campaignDeliveryCounts, campaignEventCounts, campaignHardBounces, pruneLedger, abVariantStats,
 } from './repos/campaigns.ts';
 export type { NewCampaign, LedgerEntry } from './repos/campaigns.ts';

@@ -63,6 +63,25 @@ export function isPostgresUrl(url: string | null | undefined): boolean {
   return !!url && /^postgres(ql)?:\/\//i.test(url);
 }
 
+/** A message stored as what it is made from (`messages.body_render`), to be made now. */
+export interface DeferredBody {
+  readonly messageId: string;
+  readonly tenantId: string | null;
+  /** The `body_render` JSON. */
+  readonly spec: string;
+  readonly createdAt: number;
+  /** The Message-ID given at expansion: the made message carries that one (the node making it may have another hostname). */
+  readonly messageIdHeader: string | null;
+}
+
+/** Makes a deferred body; the same bytes every time for the same message. Throws UnmakeableBodyError when it never can. */
+export type BodyRenderer = (body: DeferredBody) => Promise<Buffer>;
+
+/** A deferred body that can never be made (what it is made from is gone): its recipients are cancelled, not retried. */
+export class UnmakeableBodyError extends Error {
+  readonly code: string = 'BODY_UNMAKEABLE';
+}
+
 export interface Store {
   readonly db: Kysely<Database>;
   readonly spool: Spool;
@@ -70,7 +89,8 @@ export interface Store {
   /** Runs `work` in a shared, group-committed transaction; resolves after the commit is durable. */
   write<T>(work: (trx: Kysely<Database>) => Promise<T>, options?: { durable?: boolean }): Promise<T>;
   /** The message bytes, from the row or from the spool. */
-  openBody(messageId: string): Promise<Buffer | Readable>;
+  /** The message's bytes; a message made when sent (`body_render`) is made by `options.render`. */
+  openBody(messageId: string, options?: { readonly render?: BodyRenderer }): Promise<Buffer | Readable>;
   writeStats(): { batches: number; writes: number };
   /**
    * Removes spool files no message needs any more (DATA cut short by a crash, or a message
@@ -178,11 +198,15 @@ function storeOver(db: Kysely<Database>, spool: Spool, batcher: WriteBatcher, di
     spool,
     dialect,
     write: (work, options) => batcher.write(work, options),
-    async openBody(messageId) {
-      const row = await db.selectFrom('messages').select(['body', 'body_path']).where('id', '=', messageId).executeTakeFirst();
+    async openBody(messageId, options) {
+      const row = await db.selectFrom('messages').select(['body', 'body_path', 'body_render', 'message_id_header', 'created_at', 'tenant_id']).where('id', '=', messageId).executeTakeFirst();
       if (!row) throw new StoreUnavailableError(`message ${messageId} not found`);
       if (row.body) return Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength);
       if (row.body_path) return spool.open(row.body_path);
+      if (row.body_render) {
+        if (!options?.render) throw new StoreUnavailableError(`message ${messageId} is made when sent, and no renderer was given`);
+        return options.render({ messageId, tenantId: row.tenant_id, spec: row.body_render, createdAt: Number(row.created_at), messageIdHeader: row.message_id_header });
+      }
       throw new StoreUnavailableError(`message ${messageId} has no body`);
     },
     writeStats: () => batcher.stats(),

@@ -48,15 +48,18 @@ after(async () => {
 });
 
 describe('Issue 9: campaign messages are DKIM-signed over List-Unsubscribe, List-Unsubscribe-Post and List-Id', () => {
-  it('python3-dkim verifies the signatures and h= covers both List-Unsubscribe fields', async () => {
+  // Two contacts: the first message is built at expansion, the second stored as what it is
+  // made from and made by the delivery thread when sent (campaigns/campaign-body.ts; which
+  // one is which is asserted in campaign-body.test.ts).
+  it('python3-dkim verifies the signatures and h= covers both List-Unsubscribe fields, for messages built at expansion and made when sent', async () => {
     const created = await api('POST', '/api/v1/domains', { name: DOMAIN });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     for (const r of created.body.records) rig.dns.addRecord(r.name, { type: r.type, value: r.value });
     const verified = await api('POST', `/api/v1/domains/${created.body.id}/verify`);
     assert.equal(verified.body.verified, true, JSON.stringify(verified.body));
     const list = await api('POST', '/api/v1/lists', { name: 'Readers' });
-    const imported = await api('POST', `/api/v1/lists/${list.body.id}/import`, 'email,name\r\nreader@inbox.test,Reader\r\n', 'text/csv');
-    assert.equal(imported.body.imported, 1);
+    const imported = await api('POST', `/api/v1/lists/${list.body.id}/import`, 'email,name\r\nreader@inbox.test,Reader\r\nsecond@inbox.test,Second\r\n', 'text/csv');
+    assert.equal(imported.body.imported, 2);
     const body = { name: 'Letters', from: `Letters <hello@${DOMAIN}>`, subject: 'Signed letter', html: '<p>Dear {{contact.name}}, <a href="https://letters.test/read">read</a></p>', lists: [list.body.id] };
     // The API's sender cache may still hold the unverified state for a few seconds.
     let c = await api('POST', '/api/v1/campaigns', body);
@@ -66,19 +69,21 @@ describe('Issue 9: campaign messages are DKIM-signed over List-Unsubscribe, List
     }
     assert.equal(c.status, 201, JSON.stringify(c.body));
     assert.equal((await api('POST', `/api/v1/campaigns/${c.body.id}/send`)).status, 200);
-    const [copy] = await rig.sink(SINK).waitFor((ms) => ms.some((m) => m.raw.includes('Subject: Signed letter\r\n')), 20_000);
-    const raw = copy.raw;
-    const text = raw.toString('latin1');
-    assert.match(text, /\r\nList-Unsubscribe: <https:\/\/mta\.postline\.test\/u\/[^>]+>,\r\n <mailto:unsubscribe\+[^@]+@pl-bounces\.letters\.test\?subject=unsubscribe>\r\n/);
-    const signatures = text.match(/^DKIM-Signature:[^]*?(?=\r\n\S)/gm) ?? [];
-    assert.equal(signatures.length, 2);
-    for (const s of signatures) {
-      const h = /h=([^;]+);/.exec(s.replace(/\r\n\s+/g, ''))![1].toLowerCase().split(':');
-      for (const name of ['list-unsubscribe', 'list-unsubscribe-post', 'list-id']) assert.ok(h.includes(name), `h= lacks ${name}: ${h.join(':')}`);
+    const copies = await rig.sink(SINK).waitFor((ms) => ms.filter((m) => m.raw.includes('Subject: Signed letter\r\n')).length === 2, 20_000);
+    for (const copy of copies.filter((m) => m.raw.includes('Subject: Signed letter\r\n'))) {
+      const raw = copy.raw;
+      const text = raw.toString('latin1');
+      assert.match(text, /\r\nList-Unsubscribe: <https:\/\/mta\.postline\.test\/u\/[^>]+>,\r\n <mailto:unsubscribe\+[^@]+@pl-bounces\.letters\.test\?subject=unsubscribe>\r\n/);
+      const signatures = text.match(/^DKIM-Signature:[^]*?(?=\r\n\S)/gm) ?? [];
+      assert.equal(signatures.length, 2);
+      for (const s of signatures) {
+        const h = /h=([^;]+);/.exec(s.replace(/\r\n\s+/g, ''))![1].toLowerCase().split(':');
+        for (const name of ['list-unsubscribe', 'list-unsubscribe-post', 'list-id']) assert.ok(h.includes(name), `h= lacks ${name}: ${h.join(':')}`);
+      }
+      const python = await dkimVerifyPython(raw);
+      assert.ok(python.ok, python.output);
+      assert.match(python.output, /rsa-sha256 pass/);
+      assert.match(python.output, /ed25519-sha256 pass/);
     }
-    const python = await dkimVerifyPython(raw);
-    assert.ok(python.ok, python.output);
-    assert.match(python.output, /rsa-sha256 pass/);
-    assert.match(python.output, /ed25519-sha256 pass/);
   });
 });

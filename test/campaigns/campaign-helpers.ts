@@ -16,6 +16,8 @@ export interface CampaignFixture {
   get(id: string): Promise<any>;
   /** The campaign's pace_start (the send/resume time), to run the clock from. */
   paceStart(id: string): Promise<number>;
+  /** A message as the API shows it (GET …/raw): campaign messages are made from their row on read. */
+  raw(messageId: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,11 @@ export async function startCampaignFixture(env: Record<string, string> = {}): Pr
     async paceStart(id) {
       const row = await api.store.db.selectFrom('campaigns').select('pace_start').where('id', '=', id).executeTakeFirstOrThrow();
       return Number(row.pace_start);
+    },
+    async raw(messageId) {
+      const r = await t.client.request('GET', `/api/v1/messages/${messageId}/raw`);
+      if (r.status !== 200) throw new Error(`raw: ${r.status} ${r.text}`);
+      return r.text;
     },
     async close() {
       await runner.stop();

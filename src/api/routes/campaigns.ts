@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import {
-  deleteCampaign, getCampaign, getList, getSegment, insertCampaign, listCampaignsPage, newPublicId, updateCampaignIf,
+  campaignHasWaitingMessages, deleteCampaign, getCampaign, getList, getSegment, insertCampaign, listCampaignsPage, newPublicId, updateCampaignIf,
   type CampaignTable, type Store,
 } from '../../store/index.ts';
 import { ComposeError, TemplateRenderer, headerText, mailboxSchema } from '../../compose/index.ts';
@@ -205,10 +205,15 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.route({
     method: 'DELETE', url: '/api/v1/campaigns/:id', config: { scope: 'manage' },
-    schema: { tags, summary: 'Delete a draft or finished campaign', description: '409 while it is scheduled, sending or paused (cancel it first).', params: idParams, response: { 204: noContent } },
+    schema: { tags, summary: 'Delete a draft or finished campaign', description: '409 CAMPAIGN_ACTIVE while it is scheduled, sending or paused (cancel it first); 409 CAMPAIGN_MESSAGES_QUEUED while any of its messages waits in the queue.', params: idParams, response: { 204: noContent } },
     handler: async (request, reply) => {
       const tenantId = tenantIdOf(request);
-      await campaignOr404(store, tenantId, request.params.id);
+      const c = await campaignOr404(store, tenantId, request.params.id);
+      // Read outside the write: a sent or cancelled campaign makes no new messages, and its
+      // waiting ones only ever leave the queue.
+      if ((c.status === 'sent' || c.status === 'cancelled') && await campaignHasWaitingMessages(store.db, c.id)) {
+        throw new ApiProblem('conflict', 'messages of this campaign are still in the queue, and they are made from it when sent: delete it once they are delivered, bounced or expired, or cancel them (POST /api/v1/queue/cancel)', { code: 'CAMPAIGN_MESSAGES_QUEUED' });
+      }
       if (!(await store.write((trx) => deleteCampaign(trx, tenantId, request.params.id, ['draft', 'sent', 'cancelled'])))) {
         throw new ApiProblem('conflict', 'cancel the campaign before deleting it', { code: 'CAMPAIGN_ACTIVE' });
       }

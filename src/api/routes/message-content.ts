@@ -6,6 +6,7 @@ import { z } from 'zod';
 import PostalMime, { type Attachment, type Email } from 'postal-mime';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { getTenantMessage, type Store } from '../../store/index.ts';
+import { messageBodyReader } from '../message-body.ts';
 import { tenantIdOf } from '../auth.ts';
 import { ApiProblem } from '../problem.ts';
 
@@ -52,7 +53,7 @@ async function readAll(body: Buffer | Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function parsed(store: Store, tenantId: string, id: string): Promise<{ email: Email; messageId: string }> {
+async function parsed(store: Store, openBody: (id: string) => Promise<Buffer | Readable>, tenantId: string, id: string): Promise<{ email: Email; messageId: string }> {
   const m = await getTenantMessage(store.db, tenantId, id);
   if (!m) throw new ApiProblem('not-found', `no message ${id}`);
   if (Number(m.has_body) !== 1) {
@@ -61,7 +62,7 @@ async function parsed(store: Store, tenantId: string, id: string): Promise<{ ema
   if (Number(m.size) > MAX_PARSE_BYTES) {
     throw new ApiProblem('unprocessable', `message ${m.id} is ${m.size} bytes, more than the ${MAX_PARSE_BYTES} parsed here: download it with GET /api/v1/messages/${m.id}/raw`, { code: 'MESSAGE_TOO_LARGE_TO_PARSE' });
   }
-  const raw = await readAll(await store.openBody(m.id));
+  const raw = await readAll(await openBody(m.id));
   return { email: await PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer', maxNestingDepth: 50 }), messageId: m.id };
 }
 
@@ -85,6 +86,7 @@ const tags = ['messages'];
 
 export const messageContentRoutes: FastifyPluginAsyncZod = async (app) => {
   const { store } = app.postline;
+  const openBody = messageBodyReader(app.postline);
 
   app.route({
     method: 'GET', url: '/api/v1/messages/:id/content', config: { scope: 'read' },
@@ -94,7 +96,7 @@ export const messageContentRoutes: FastifyPluginAsyncZod = async (app) => {
       params: z.object({ id: z.string().min(1).max(200) }), response: { 200: contentSchema },
     },
     handler: async (request) => {
-      const { email, messageId } = await parsed(store, tenantIdOf(request), request.params.id);
+      const { email, messageId } = await parsed(store, openBody, tenantIdOf(request), request.params.id);
       return {
         id: messageId, subject: email.subject ?? null, text: email.text ?? null,
         html: email.html ? inlineImages(email.html, email.attachments) : null,
@@ -109,7 +111,7 @@ export const messageContentRoutes: FastifyPluginAsyncZod = async (app) => {
     method: 'GET', url: '/api/v1/messages/:id/attachments/:index', config: { scope: 'read' },
     schema: { tags, summary: 'One attachment of a message, decoded', description: 'Served as a download (Content-Disposition: attachment).', params: attachmentParams },
     handler: async (request, reply) => {
-      const { email } = await parsed(store, tenantIdOf(request), request.params.id);
+      const { email } = await parsed(store, openBody, tenantIdOf(request), request.params.id);
       const a = email.attachments[request.params.index];
       if (!a) throw new ApiProblem('not-found', `message ${request.params.id} has no attachment ${request.params.index}`);
       // RFC 6266 §4.3: filename* carries any UTF-8 name; the plain filename is an ASCII fallback.

@@ -8,6 +8,7 @@ import {
   getTenantMessage, listAttempts, listMessageEvents, listMessagesPage, listRecipients, recipientCounts,
   type MessageSummary, type Store,
 } from '../../store/index.ts';
+import { messageBodyReader } from '../message-body.ts';
 import { tenantIdOf } from '../auth.ts';
 import { ApiProblem } from '../problem.ts';
 import { pageOf, pageQuery, paginate } from '../pagination.ts';
@@ -26,7 +27,7 @@ const messageBase = {
   from: z.string().nullable().describe('The From: header'),
   subject: z.string().nullable(),
   message_id_header: z.string().nullable().describe('The Message-ID: header'),
-  size: z.number().int().describe('Bytes'),
+  size: z.number().int().describe('Bytes; 0 for a campaign message made when sent, until its first attempt'),
   tags: z.array(z.string()),
   metadata: z.record(z.string(), z.unknown()).nullable(),
   created_at: timestamp,
@@ -119,9 +120,16 @@ export function parseHeaderSection(bytes: Buffer): Array<{ name: string; value: 
   return fields;
 }
 
-async function readHead(store: Store, id: string, bytes: number): Promise<Buffer> {
-  const body = await store.openBody(id);
-  if (Buffer.isBuffer(body)) return body.subarray(0, bytes);
+/** The header section; `bytes` 0 (a message made when sent, before its first attempt): up to the blank line. None when it cannot be read. */
+async function readHead(openBody: (id: string) => Promise<Buffer | Readable>, id: string, bytes: number): Promise<Buffer> {
+  const body = await openBody(id).catch((err: unknown) => {
+    if (err instanceof ApiProblem) return Buffer.alloc(0);
+    throw err;
+  });
+  if (Buffer.isBuffer(body)) {
+    const blank = body.indexOf('\r\n\r\n');
+    return body.subarray(0, bytes > 0 ? bytes : blank < 0 ? body.length : blank + 4);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body as Readable) {
@@ -143,6 +151,7 @@ const tags = ['messages'];
 
 export const messageReadRoutes: FastifyPluginAsyncZod = async (app) => {
   const { store } = app.postline;
+  const openBody = messageBodyReader(app.postline);
 
   app.route({
     method: 'GET', url: '/api/v1/messages', config: { scope: 'read' },
@@ -173,7 +182,7 @@ export const messageReadRoutes: FastifyPluginAsyncZod = async (app) => {
       const [recipients, events, attempts] = await Promise.all([
         listRecipients(store.db, m.id), listMessageEvents(store.db, tenantId, m.id), listAttempts(store.db, m.id),
       ]);
-      const headers = Number(m.has_body) === 1 ? parseHeaderSection(await readHead(store, m.id, Number(m.header_size))) : [];
+      const headers = Number(m.has_body) === 1 ? parseHeaderSection(await readHead(openBody, m.id, Number(m.header_size))) : [];
       return {
         ...baseJson(m),
         envelope: { mail_from: m.mail_from, rcpt_to: recipients.map((r) => r.rcpt) },
@@ -207,7 +216,7 @@ export const messageReadRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new ApiProblem('not-found', `the bytes of message ${m.id} were removed by retention; its receipts remain`, { code: 'MESSAGE_BODY_EXPIRED' });
       }
       // RFC 2046 §5.2.1: message/rfc822 is 7bit, 8bit or binary; SMTPUTF8 mail may hold UTF-8.
-      return reply.type('message/rfc822').header('content-disposition', `attachment; filename="${m.id}.eml"`).send(await store.openBody(m.id));
+      return reply.type('message/rfc822').header('content-disposition', `attachment; filename="${m.id}.eml"`).send(await openBody(m.id));
     },
   });
 };

@@ -14,6 +14,7 @@ import * as m0011 from './0011-campaigns.ts';
 import * as m0012 from './0012-requiretls.ts';
 import * as m0013 from './0013-cluster-leases.ts';
 import * as m0014 from './0014-delay-dsn.ts';
+import * as m0015 from './0015-rendered-bodies.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -30,4 +31,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0012-requiretls': m0012,
   '0013-cluster-leases': m0013,
   '0014-delay-dsn': m0014,
+  '0015-rendered-bodies': m0015,
 };

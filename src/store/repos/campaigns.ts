@@ -51,6 +51,18 @@ export async function deleteCampaign(db: Kysely<Database>, tenantId: string, id:
   return Number(r.numDeletedRows) > 0;
 }
 
+/**
+ * Whether any message of the campaign still has a recipient waiting (queued, deferred, in
+ * flight): those are made from the campaign when sent (campaigns/campaign-body.ts), so it
+ * must stay. Stops at the first one found.
+ */
+export async function campaignHasWaitingMessages(db: Kysely<Database>, campaignId: string): Promise<boolean> {
+  const row = await db.selectFrom('campaign_ledger').innerJoin('recipients', 'recipients.message_id', 'campaign_ledger.message_id')
+    .select('recipients.id').where('campaign_ledger.campaign_id', '=', campaignId).where('recipients.status', 'in', ['queued', 'deferred', 'inflight'])
+    .limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Campaigns the runner should look at: sending, or scheduled and due. */
 export async function runnableCampaigns(db: Kysely<Database>, now: number): Promise<CampaignTable[]> {
   return db.selectFrom('campaigns').selectAll()

@@ -39,7 +39,7 @@ export async function listCapturedPage(db: Kysely<Database>, tenantId: string, f
   if (pageIds.length === 0) return [];
   const rows = await db.selectFrom('messages')
     .select(['messages.id', 'messages.mail_from', 'messages.from_header', 'messages.subject', 'messages.size', 'messages.created_at'])
-    .select(sql<number>`(messages.body IS NOT NULL OR messages.body_path IS NOT NULL)`.as('has_body'))
+    .select(sql<number>`(messages.body IS NOT NULL OR messages.body_path IS NOT NULL OR messages.body_render IS NOT NULL)`.as('has_body'))
     .select(sql<string>`(SELECT ${stringAgg(db, sql.ref('r.rcpt'), ',')} FROM recipients r WHERE r.message_id = messages.id AND r.status = 'delivered' AND r.last_mx IS NULL)`.as('recipients'))
     .where('messages.id', 'in', pageIds).where('messages.tenant_id', '=', tenantId)
     .orderBy('messages.id', 'desc').execute();

@@ -10,7 +10,7 @@ import { jsonArrayHas } from '../sql-dialect.ts';
 export type EventRow = Selectable<EventTable>;
 
 /** A message row without its bytes (nor 0012's require_tls, which only delivery reads). */
-export type MessageSummary = Omit<MessageTable, 'body' | 'require_tls'> & { has_body: number };
+export type MessageSummary = Omit<MessageTable, 'body' | 'require_tls' | 'body_render'> & { has_body: number };
 
 const SUMMARY_COLUMNS = [
   'id', 'tenant_id', 'origin', 'stream', 'mail_from', 'size', 'body_path', 'header_size', 'message_id_header', 'subject',
@@ -19,7 +19,7 @@ const SUMMARY_COLUMNS = [
 
 export async function getTenantMessage(db: Kysely<Database>, tenantId: string, id: string): Promise<MessageSummary | undefined> {
   return db.selectFrom('messages').select(SUMMARY_COLUMNS)
-    .select(sql<number>`(body IS NOT NULL OR body_path IS NOT NULL)`.as('has_body'))
+    .select(sql<number>`(body IS NOT NULL OR body_path IS NOT NULL OR body_render IS NOT NULL)`.as('has_body'))
     .where('id', '=', id).where('tenant_id', '=', tenantId).executeTakeFirst();
 }
 
@@ -41,7 +41,7 @@ export interface MessageFilter {
 export async function listMessagesPage(db: Kysely<Database>, tenantId: string, filter: MessageFilter, page: PageRequest): Promise<MessageSummary[]> {
   const desc = filter.order !== 'asc';
   let q = db.selectFrom('messages').select(SUMMARY_COLUMNS)
-    .select(sql<number>`(body IS NOT NULL OR body_path IS NOT NULL)`.as('has_body'))
+    .select(sql<number>`(body IS NOT NULL OR body_path IS NOT NULL OR body_render IS NOT NULL)`.as('has_body'))
     .where('tenant_id', '=', tenantId);
   if (page.afterId !== undefined) q = q.where('id', desc ? '<' : '>', page.afterId);
   if (filter.stream !== undefined) q = q.where('stream', '=', filter.stream);
@@ -166,12 +166,12 @@ export async function deleteEventsBefore(db: Kysely<Database>, cutoff: number, l
  */
 export async function clearBodiesBefore(db: Kysely<Database>, cutoff: number, limit: number): Promise<{ cleared: number; paths: string[] }> {
   const rows = await db.selectFrom('messages').select(['id', 'body_path'])
-    .where(sql<boolean>`(body IS NOT NULL OR body_path IS NOT NULL)`).where('created_at', '<', cutoff)
+    .where(sql<boolean>`(body IS NOT NULL OR body_path IS NOT NULL OR body_render IS NOT NULL)`).where('created_at', '<', cutoff)
     .where((eb) => eb.not(eb.exists(eb.selectFrom('recipients').select('recipients.id')
       .whereRef('recipients.message_id', '=', 'messages.id').where('recipients.status', 'in', ['queued', 'inflight', 'deferred']))))
     .orderBy('created_at').limit(limit).execute();
   if (rows.length === 0) return { cleared: 0, paths: [] };
-  await db.updateTable('messages').set({ body: null, body_path: null }).where('id', 'in', rows.map((r) => r.id)).execute();
+  await db.updateTable('messages').set({ body: null, body_path: null, body_render: null }).where('id', 'in', rows.map((r) => r.id)).execute();
   return { cleared: rows.length, paths: rows.flatMap((r) => (r.body_path ? [r.body_path] : [])) };
 }
 

@@ -31,7 +31,10 @@ export interface NewMessage {
   readonly origin: MessageOrigin;
   readonly stream?: Stream;
   readonly mailFrom: string;
+  /** The bytes (inline or spooled); or, with `render`, none yet: size 0, inline and path null. */
   readonly body: StoredBody;
+  /** A campaign message made when it is sent: what it is made from (campaigns/campaign-body.ts). */
+  readonly render?: string | null;
   readonly headerSize: number;
   readonly messageIdHeader: string | null;
   readonly subject: string | null;
@@ -75,7 +78,7 @@ const RECIPIENT_ROWS_PER_INSERT = 500;
 const MESSAGE_COLUMNS = [
   'id', 'tenant_id', 'origin', 'stream', 'mail_from', 'size', 'body', 'body_path', 'header_size', 'message_id_header', 'subject',
   'from_header', 'dsn_ret', 'dsn_envid', 'is_bounce', 'smtputf8', 'client_ip', 'auth_user', 'tags', 'metadata', 'send_at', 'created_at',
-  'require_tls',
+  'require_tls', 'body_render',
 ] as const;
 // last_code, last_enhanced, last_response, last_mx start null (their column default).
 const RECIPIENT_COLUMNS = [
@@ -96,7 +99,7 @@ export async function insertMessages(db: Kysely<Database>, msgs: readonly NewMes
       msg.headerSize, msg.messageIdHeader, msg.subject, msg.fromHeader, msg.dsnRet ?? null, msg.dsnEnvid ?? null,
       msg.isBounce ? 1 : 0, msg.smtputf8 ? 1 : 0, msg.clientIp ?? null, msg.authUser ?? null,
       msg.tags ? JSON.stringify(msg.tags) : null, msg.metadata ? JSON.stringify(msg.metadata) : null, msg.sendAt ?? null, now,
-      msg.requireTls ? 1 : 0,
+      msg.requireTls ? 1 : 0, msg.render ?? null,
     ]));
   }
   const kept = (msg: NewMessage, r: NewRecipient) => msg.initialStatus === 'received' || r.received === true;
@@ -192,7 +195,7 @@ export async function getMessageMeta(db: Kysely<Database>, id: string) {
 /** What delivery needs of a message in one read: the fields above, and the bytes when stored inline. */
 export async function getMessageForDelivery(db: Kysely<Database>, id: string) {
   return db.selectFrom('messages')
-    .select(['id', 'tenant_id', 'origin', 'stream', 'mail_from', 'from_header', 'size', 'body', 'body_path', 'header_size', 'dsn_ret', 'dsn_envid', 'is_bounce', 'smtputf8', 'created_at', 'tags', 'metadata', 'require_tls'])
+    .select(['id', 'tenant_id', 'origin', 'stream', 'mail_from', 'from_header', 'size', 'body', 'body_path', 'header_size', 'dsn_ret', 'dsn_envid', 'is_bounce', 'smtputf8', 'created_at', 'tags', 'metadata', 'require_tls', 'body_render', 'message_id_header'])
     .where('id', '=', id).executeTakeFirst();
 }
 

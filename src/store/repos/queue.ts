@@ -105,6 +105,26 @@ export async function deferClaims(db: Kysely<Database>, owner: string, ids: read
 }
 
 /**
+ * Cancels claimed recipients whose message cannot be made (a campaign message whose campaign
+ * is gone, campaigns/campaign-body.ts): `message.cancelled` each, with the reason.
+ */
+export async function cancelClaims(db: Kysely<Database>, owner: string, ids: readonly number[], reason: string, now = Date.now()): Promise<number> {
+  if (ids.length === 0) return 0;
+  const rows = await db.updateTable('recipients').set({ status: 'cancelled', lease_owner: null, lease_expires_at: null, updated_at: now })
+    .where('id', 'in', [...ids]).where('status', '=', 'inflight').where('lease_owner', '=', owner)
+    .returning(['id', 'tenant_id', 'message_id', 'rcpt']).execute();
+  await insertEvents(db, rows.map((r) => ({
+    type: 'message.cancelled', tenantId: r.tenant_id, messageId: r.message_id, recipientId: Number(r.id), data: { message_id: r.message_id, recipient: r.rcpt, reason },
+  })), now);
+  return rows.length;
+}
+
+/** The size of a message made when sent (`body_render`), recorded at its first attempt. */
+export async function recordMadeSize(db: Kysely<Database>, messageId: string, size: number, headerSize: number): Promise<void> {
+  await db.updateTable('messages').set({ size, header_size: headerSize }).where('id', '=', messageId).execute();
+}
+
+/**
  * PostgreSQL: wakes every node's delivery scheduler when this transaction commits (NOTIFY is
  * delivered at COMMIT, and repeated ones in a transaction fold into one). Call it in a
  * transaction that made recipients due without claiming them. No-op on SQLite.
