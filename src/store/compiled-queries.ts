@@ -10,13 +10,24 @@ const compiled = new WeakMap<object, Map<string, string>>();
 const MAX_SHAPES = 2000;
 
 /**
+ * The shapes compiled for `db`'s dialect. Keyed by the dialect's adapter, which a transaction
+ * shares with its database: keyed by the Kysely object, as it was, every transaction (a new
+ * Transaction object each) compiled its statements again.
+ */
+function shapesOf(db: Kysely<Database>): Map<string, string> {
+  const adapter = db.getExecutor().adapter;
+  let shapes = compiled.get(adapter);
+  if (!shapes) compiled.set(adapter, shapes = new Map());
+  return shapes;
+}
+
+/**
  * Inserts `rows` (each an array of values in `columns` order) into `table`; with `returning`,
  * answers that column of every inserted row (no order promised, as RETURNING promises none).
  */
 export async function insertRows(db: Kysely<Database>, table: keyof Database, columns: readonly string[], rows: readonly (readonly unknown[])[], returning?: string): Promise<Array<Record<string, unknown>>> {
   if (rows.length === 0) return [];
-  let shapes = compiled.get(db);
-  if (!shapes) compiled.set(db, shapes = new Map());
+  const shapes = shapesOf(db);
   const key = `${table}|${columns.join(',')}|${rows.length}|${returning ?? ''}`;
   let text = shapes.get(key);
   if (text === undefined) {
@@ -42,8 +53,7 @@ export async function insertRows(db: Kysely<Database>, table: keyof Database, co
  * then run again from its SQL text with new `params`.
  */
 export async function selectCompiled<R>(db: Kysely<Database>, key: string, params: readonly unknown[], build: () => { compile(): CompiledQuery<R> }): Promise<R[]> {
-  let shapes = compiled.get(db);
-  if (!shapes) compiled.set(db, shapes = new Map());
+  const shapes = shapesOf(db);
   let text = shapes.get(key);
   if (text === undefined) {
     const q = build().compile();
