@@ -17,8 +17,26 @@ const DOT_ATOM = /^[A-Za-z0-9!#$&'*+\-/=?^_`{|}~\u0080-\uFFFF]+(\.[A-Za-z0-9!#$&
 const QUOTED = /^"([\x20\x21\x23-\x5b\x5d-\x7e\u0080-\uFFFF]|\\[\x20-\x7e])*"$/u;
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/**
+ * Recent answers of normaliseDomain: the same few domains (gmail.com, the tenant's own) come
+ * back with nearly every recipient, and domainToASCII (the WHATWG host parser) was ~4 % of
+ * a campaign expansion's CPU. Bounded; emptied when full.
+ */
+const normalised = new Map<string, string>();
+const MAX_NORMALISED = 10_000;
+
 /** Lower-cases and converts to A-labels; returns '' when the domain is not a valid host name. */
 export function normaliseDomain(domain: string): string {
+  let out = normalised.get(domain);
+  if (out === undefined) {
+    out = normaliseDomainUncached(domain);
+    if (normalised.size >= MAX_NORMALISED) normalised.clear();
+    normalised.set(domain, out);
+  }
+  return out;
+}
+
+function normaliseDomainUncached(domain: string): string {
   const trimmed = domain.trim().replace(/\.$/, '');
   if (!trimmed || trimmed.length > 253) return '';
   const ascii = domainToASCII(trimmed.toLowerCase());
