@@ -58,6 +58,9 @@ export class ConnectionPool {
   /** Idle entries, oldest first (Set keeps insertion order). */
   readonly #idle = new Set<Entry>();
   readonly #waiters: Waiter[] = [];
+  /** How many waiters each host key and each destination has: a pass stops once it refused all of them. */
+  readonly #waitingKeys = new Map<string, number>();
+  readonly #waitingDestinations = new Map<string, number>();
   readonly #shutdown = new AbortController();
   #ticker: NodeJS.Timeout | null = null;
   #closing = false;
@@ -118,7 +121,10 @@ export class ConnectionPool {
   /** QUITs idle connections, lets busy ones finish (up to closeTimeoutMs), then aborts them. */
   async close(): Promise<void> {
     this.#closing = true;
-    for (const waiter of this.#waiters.splice(0)) {
+    const waiters = this.#waiters.splice(0);
+    this.#waitingKeys.clear();
+    this.#waitingDestinations.clear();
+    for (const waiter of waiters) {
       waiter.grant(new DeliveryError(DeliveryErrorCodes.PoolUnavailable, 'connection pool is closing'));
     }
     for (const entry of [...this.#idle]) this.#retire(entry, 'quit');
@@ -235,7 +241,7 @@ export class ConnectionPool {
     return new Promise<Lease>((resolve, reject) => {
       const onAbort = (): void => {
         const index = this.#waiters.indexOf(waiter);
-        if (index >= 0) this.#waiters.splice(index, 1);
+        if (index >= 0) this.#removeWaiter(index);
         reject(new DeliveryError(DeliveryErrorCodes.Aborted, 'delivery aborted while waiting for a connection', { cause: signal.reason }));
       };
       const waiter: Waiter = {
@@ -247,6 +253,8 @@ export class ConnectionPool {
         },
       };
       this.#waiters.push(waiter);
+      count(this.#waitingKeys, key, 1);
+      count(this.#waitingDestinations, destination, 1);
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -349,8 +357,12 @@ export class ConnectionPool {
   // refused, every later waiter of it would be refused for the same reason in this pass, and
   // once the global limit refuses one, it refuses all. Skipping them keeps a release O(1)
   // for the common case instead of O(waiters).
+  // Skipping still walks the list, though: so a pass also ends once every group that has a
+  // waiter was refused (measured: with ~2,000 waiters for one sink the walk was 13 % of the
+  // delivery thread's CPU).
   #serve(reuseOnly: boolean): void {
     const refused = new Set<string>();
+    const groups = reuseOnly ? this.#waitingKeys : this.#waitingDestinations;
     for (let i = 0; i < this.#waiters.length; ) {
       const waiter = this.#waiters[i];
       const group = reuseOnly ? waiter.key : waiter.destination;
@@ -362,12 +374,19 @@ export class ConnectionPool {
       if (!lease) {
         if (!reuseOnly && this.#entries.size >= this.#options.maxConnections) return;
         refused.add(group);
+        if (refused.size >= groups.size) return;
         i++;
         continue;
       }
-      this.#waiters.splice(i, 1);
+      this.#removeWaiter(i);
       waiter.grant(lease);
     }
+  }
+
+  #removeWaiter(index: number): void {
+    const [waiter] = this.#waiters.splice(index, 1);
+    count(this.#waitingKeys, waiter.key, -1);
+    count(this.#waitingDestinations, waiter.destination, -1);
   }
 
   #startTicker(): void {
@@ -388,4 +407,11 @@ export class ConnectionPool {
       this.#retire(entry, 'quit');
     }
   }
+}
+
+/** Adds `by` to `name`'s count, dropping it at 0. */
+function count(counts: Map<string, number>, name: string, by: number): void {
+  const n = (counts.get(name) ?? 0) + by;
+  if (n > 0) counts.set(name, n);
+  else counts.delete(name);
 }
