@@ -96,7 +96,7 @@ export async function createApiApp(options: CreateApiAppOptions): Promise<ApiIns
 
   // The dashboard (web.enabled): session cookies authenticate as well as bearer tokens.
   const sessions = config.web.enabled ? new WebSessions({ config, store, log }) : null;
-  const auth = new Authenticator({ store, adminToken: options.adminToken, log, rateLimits: createApiRateLimits(config.http), sessions });
+  const auth = new Authenticator({ store, adminToken: options.adminToken, log, rateLimits: createApiRateLimits(config.http), sessions, keyCacheMs: config.http.key_cache });
   const deps: ApiDeps = Object.freeze({ config, store, log, auth, handoff: options.handoff ?? null });
   app.decorate('postline', deps);
   app.decorateRequest('principal', null);

@@ -48,6 +48,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) 
   POSTLINE_RELAY_NETWORKS: { path: ['smtp', 'relay_networks'], parse: list },
   POSTLINE_HTTP_LISTEN: { path: ['http', 'listen'], parse: String },
   POSTLINE_HTTP_REQUEST_TIMEOUT: { path: ['http', 'request_timeout'], parse: String },
+  POSTLINE_HTTP_KEY_CACHE: { path: ['http', 'key_cache'], parse: String },
   POSTLINE_API_KEY_RATE: { path: ['http', 'key_rate_per_second'], parse: num('POSTLINE_API_KEY_RATE') },
   POSTLINE_API_KEY_BURST: { path: ['http', 'key_burst'], parse: int('POSTLINE_API_KEY_BURST') },
   POSTLINE_API_IP_RATE: { path: ['http', 'ip_rate_per_second'], parse: num('POSTLINE_API_IP_RATE') },

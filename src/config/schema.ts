@@ -148,6 +148,11 @@ export const configSchema = z.strictObject({
     /** Token bucket per client IP, spent by requests that fail authentication (0: no limit). */
     ip_rate_per_second: z.number().nonnegative().default(5),
     ip_burst: z.number().int().positive().default(50),
+    /**
+     * How long a verified API key is trusted before it is read again (0: every request). A key
+     * revoked on another node or by the CLI stops working within this; on this node at once.
+     */
+    key_cache: duration.prefault('1s'),
   }).prefault({}),
   tls: z.strictObject({
     /** PEM certificate chain; a self-signed one is made in the data dir when absent. */

@@ -75,6 +75,23 @@ describe('RFC 6750 bearer authentication', () => {
     assert.equal(res.headers['www-authenticate'], 'Bearer realm="postline", error="invalid_token"');
   });
 
+  it('a key revoked by another node or the CLI stops working within http.key_cache (1 s), not at once', async () => {
+    const t = await api.tenant();
+    assert.equal((await t.client.request('GET', '/api/v1/domains')).status, 200);
+    // As `postline key revoke` or another node would: the row changes, this node is not told.
+    await api.store.write((trx) => trx.updateTable('api_keys').set({ revoked_at: Date.now() }).where('id', '=', t.keyId).execute());
+    assert.equal((await t.client.request('GET', '/api/v1/domains')).status, 200, 'still trusted from the cache');
+    await sleep(1100);
+    assert.equal((await t.client.request('GET', '/api/v1/domains')).status, 401);
+  });
+
+  it('the keys of a tenant deleted through this node are refused at once', async () => {
+    const t = await api.tenant();
+    assert.equal((await t.client.request('GET', '/api/v1/domains')).status, 200);
+    assert.equal((await api.admin.request('DELETE', `/api/v1/tenants/${t.id}`)).status, 204);
+    assert.equal((await t.client.request('GET', '/api/v1/domains')).status, 401);
+  });
+
   it('stores only a SHA-256 digest of the secret, never the key', async () => {
     const t = await api.tenant();
     const row = await findApiKey(api.store.db, t.keyId);

@@ -64,6 +64,8 @@ async function revokeKey(store: Store, request: FastifyRequest, tenantId: string
     return done;
   });
   if (!revoked) throw new ApiProblem('not-found', `no API key ${id}`);
+  // Refused from the next request on, not after http.key_cache.
+  request.server.postline.auth.forgetKeys();
 }
 
 const tags = ['api keys'];

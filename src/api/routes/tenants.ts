@@ -105,6 +105,8 @@ export const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
         return changed;
       });
       if (!updated) throw new ApiProblem('not-found', `no tenant "${request.params.id}"`);
+      // Its keys carry its name and sandbox mode (http.key_cache).
+      app.postline.auth.forgetKeys();
       return { ...tenantJson(updated), ...await sendingJson(store, t.id) };
     },
   });
@@ -130,6 +132,7 @@ export const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
       if (result.outcome === 'mail-in-queue') {
         throw new ApiProblem('conflict', `tenant ${t.name} has ${result.openRecipients} recipients still queued or in flight; cancel them or let them finish first`, { code: 'TENANT_HAS_QUEUED_MAIL' });
       }
+      app.postline.auth.forgetKeys();
       for (const path of result.bodyPaths) {
         await store.spool.remove(path).catch((err: unknown) => app.postline.log.warn({ err, path }, 'could not remove spooled body of a deleted tenant'));
       }
