@@ -12,7 +12,7 @@ export const API_TARGETS = { batchPerS: 10_000, singleP99Ms: 25 } as const;
 
 const ms = (v: number | null) => (v === null ? '—' : v < 10 ? v.toFixed(1) : String(Math.round(v)));
 const keyOf = (r: ApiResult) => `${r.mode}|${r.messages}|${r.clients}|${r.perRequest}`;
-const how = (r: ApiResult) => (r.mode === 'batch' ? `POST /messages/batch, ${r.perRequest} a request` : 'POST /messages, one a request');
+const how = (r: ApiResult) => `${r.mode === 'batch' ? `POST /messages/batch, ${r.perRequest} a request` : 'POST /messages, one a request'}${r.client ? ` (${r.client})` : ''}`;
 
 /** Whether a result meets its target, as a word for the tables. */
 export function verdict(r: ApiResult): string {
@@ -24,19 +24,19 @@ export function verdict(r: ApiResult): string {
 const targetText = (r: ApiResult) => (r.mode === 'batch' ? `≥ ${API_TARGETS.batchPerS.toLocaleString('en-US')}/s` : `p99 < ${API_TARGETS.singleP99Ms} ms`);
 
 export function apiTextReport(results: readonly ApiResult[]): string {
-  const rows = [['API', 'Messages', 'Clients', 'Accepted/s', 'Failed', 'Took s', 'p50 ms', 'p99 ms', 'max ms', 'CPU ms/msg', 'Target']];
+  const rows = [['API', 'Client', 'Messages', 'Clients', 'Accepted/s', 'Failed', 'Took s', 'p50 ms', 'p99 ms', 'max ms', 'CPU ms/msg', 'Target']];
   for (const r of results) {
     rows.push([
-      r.mode, r.messages.toLocaleString('en-US'), String(r.clients), rate(r.acceptedPerS), String(r.failed), seconds(r.elapsedMs),
+      r.mode, r.client ?? 'node', r.messages.toLocaleString('en-US'), String(r.clients), rate(r.acceptedPerS), String(r.failed), seconds(r.elapsedMs),
       ms(r.p50Ms), ms(r.p99Ms), ms(r.maxMs), r.cpuMs === null || r.accepted === 0 ? '—' : (r.cpuMs / r.accepted).toFixed(3),
       `${targetText(r)}: ${verdict(r)}`,
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  const lines = rows.map((row) => row.map((cell, i) => (i === 0 || i === 10 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '));
+  const lines = rows.map((row) => row.map((cell, i) => (i <= 1 || i === 11 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '));
   lines.splice(1, 0, '-'.repeat(lines[0].length));
   for (const r of results) if (r.error) lines.push(`! api ${r.mode}: ${r.error.split('\n')[0]}`);
-  lines.push('Latency is per HTTP request (for batch: a whole request of 500 messages).');
+  lines.push('Latency is per HTTP request (for batch: a whole request of 500 messages); single sends are driven by wrk, batches by our Node client.');
   return lines.join('\n');
 }
 

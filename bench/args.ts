@@ -62,7 +62,9 @@ export const USAGE = `Usage: npm run bench -- [options]
 
 Relays smtp-source → (nothing | Postfix | Postline) → smtp-sink on 127.0.0.1 and prints
 accepted/s and relayed/s for each. Then (target "api") sends through Postline's HTTP API, in
-batches of 500 and one message a request, and prints accepted/s and p50/p99 latency.
+batches of 500 (our Node client) and one message a request (wrk, after a warm-up of a tenth,
+at most 5,000, not counted), and prints accepted/s and p50/p99 latency. Needs Debian's
+postfix (smtp-source, smtp-sink) and wrk packages.
 
 Options (environment twin in brackets):
   --quick                 2,000 × 1 KB and 200 × 100 KB instead of 20,000 and 2,000 [BENCH_QUICK=1]

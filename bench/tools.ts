@@ -26,7 +26,7 @@ export const INSTALL_HINT =
   '  DEBIAN_FRONTEND=noninteractive apt-get install -y postfix\n' +
   '(the benchmark runs its own Postfix instance from a temporary directory and never touches /etc/postfix).';
 
-async function findProgram(name: string): Promise<string | null> {
+export async function findProgram(name: string): Promise<string | null> {
   const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin', '/sbin'];
   for (const dir of dirs) {
     const candidate = join(dir, name);
