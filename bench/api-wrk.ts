@@ -26,8 +26,12 @@ export interface WrkLoadResult extends Omit<LoadResult, 'latenciesMs'> {
   readonly maxMs: number;
 }
 
-/** wrk threads: two, as this machine has two cores; each drives half the connections. */
-const THREADS = 2;
+/**
+ * One wrk thread drives all the connections (it needs a fraction of a core at these rates): a
+ * second thread only took CPU from the server on 2 cores (measured, p99 of three runs each:
+ * 23, 23, 34 ms with one thread; 27, 29, 43 ms with two).
+ */
+const THREADS = 1;
 
 export function runWrkLoad(options: WrkLoadOptions): Promise<WrkLoadResult> {
   const threads = Math.min(THREADS, options.clients);
