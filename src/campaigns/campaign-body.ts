@@ -88,12 +88,10 @@ export function createCampaignBodyRenderer(options: CampaignBodyRendererOptions)
       });
       entry.builders.set(spec.variant, builder);
     }
-    const c = spec.contact;
-    const contact = { id: c.id, email: c.email, name: c.name, attributes: JSON.stringify(c.attributes) } as ContactTable;
     const at = body.messageIdHeader?.lastIndexOf('@') ?? -1;
     const hostname = at > 0 ? body.messageIdHeader!.slice(at + 1, -1) : undefined;
     try {
-      return (await builder.build(contact, body.messageId, { date: new Date(body.createdAt), hostname })).raw;
+      return (await builder.build(spec.contact, body.messageId, { date: new Date(body.createdAt), hostname })).raw;
     } catch (err) {
       // Deferred only when no template can fail (CampaignMessages.deferredSubject); what is
       // left is the size limit, lowered since expansion.

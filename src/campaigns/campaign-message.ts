@@ -37,9 +37,15 @@ export interface CampaignMessageStamp {
 
 const NON_ASCII = /[\u0080-\uffff]/;
 
+/**
+ * The contact fields a message is made from: a contact row (attributes as JSON text), or the
+ * copy in a message made when sent (campaign-body.ts; attributes already parsed there).
+ */
+export type CampaignContact = Pick<ContactTable, 'id' | 'email' | 'name'> & { readonly attributes: string | Readonly<Record<string, unknown>> };
+
 /** What a template sees: `{{contact.name}}`, `{{contact.email}}`, `{{contact.<attribute>}}`, `{{campaign.name}}`, `{{unsubscribe_url}}`. */
-export function templateData(campaign: Pick<CampaignTable, 'name' | 'id'>, contact: Pick<ContactTable, 'email' | 'name' | 'attributes' | 'id'>, unsubscribeUrl: string): Record<string, unknown> {
-  const attributes = JSON.parse(contact.attributes) as Record<string, unknown>;
+export function templateData(campaign: Pick<CampaignTable, 'name' | 'id'>, contact: CampaignContact, unsubscribeUrl: string): Record<string, unknown> {
+  const attributes = typeof contact.attributes === 'string' ? JSON.parse(contact.attributes) as Record<string, unknown> : contact.attributes;
   return {
     contact: { ...attributes, attributes, email: contact.email, name: contact.name, id: contact.id },
     campaign: { name: campaign.name, id: campaign.id },
@@ -61,7 +67,7 @@ export function listIdHeader(campaign: Pick<CampaignTable, 'id' | 'name' | 'list
 }
 
 /** Builds the message of `campaign` for `contact` with queue id `messageId`. Throws ComposeError when a template fails. */
-export async function buildCampaignMessage(campaign: CampaignTable, content: CampaignContent, contact: ContactTable, messageId: string, options: CampaignMessageOptions): Promise<ComposedMessage> {
+export async function buildCampaignMessage(campaign: CampaignTable, content: CampaignContent, contact: CampaignContact, messageId: string, options: CampaignMessageOptions): Promise<ComposedMessage> {
   const { signer } = options;
   const token = signer.unsubscribeToken(messageId);
   const base = options.linkBase ?? signer.base;
@@ -318,13 +324,13 @@ export class CampaignMessages {
    * for an earlier contact, subject and text are plain `{{a.b}}` templates (no helpers to
    * throw), and the MIME is our own (ASCII addresses), whose bytes repeat for one id and date.
    */
-  deferredSubject(contact: ContactTable): string | null {
+  deferredSubject(contact: CampaignContact): string | null {
     if (this.#checked !== true || !this.#plainSubjectText || NON_ASCII.test(contact.email)) return null;
     // The subject never holds the unsubscribe URL here (see the constructor): no token to make.
     return this.#options.renderer.render({ id: this.#campaign.id, subject: this.#content.subject, html: null, text: null }, templateData(this.#campaign, contact, '')).subject;
   }
 
-  async build(contact: ContactTable, messageId: string, stamp?: CampaignMessageStamp): Promise<ComposedMessage> {
+  async build(contact: CampaignContact, messageId: string, stamp?: CampaignMessageStamp): Promise<ComposedMessage> {
     const prepared = this.#html;
     const campaign = this.#campaign;
     const content = this.#content;

@@ -83,7 +83,7 @@ export type { ImportRejection } from './repos/contact-imports.ts';
 export { countAudience, audiencePage, insertSegment, getSegment, listSegmentsPage, updateSegment, deleteSegment } from './repos/segments.ts';
 export type { SegmentCondition, SegmentOp, SegmentValue, Audience } from './repos/segments.ts';
 export {
-  insertCampaign, getCampaign, getCampaignById, listCampaignsPage, updateCampaignIf, deleteCampaign, campaignHasWaitingMessages, runnableCampaigns, insertLedger, advanceCampaign, ledgerCounts,
+  insertCampaign, getCampaign, getCampaignById, listCampaignsPage, updateCampaignIf, deleteCampaign, campaignWaitingMessages, runnableCampaigns, insertLedger, advanceCampaign, ledgerCounts,
   ledgerByMessage, campaignDeliveryCounts, campaignEventCounts, campaignHardBounces, pruneLedger, abVariantStats,
 } from './repos/campaigns.ts';
 export type { NewCampaign, LedgerEntry } from './repos/campaigns.ts';

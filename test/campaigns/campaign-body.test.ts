@@ -124,6 +124,8 @@ describe('campaign messages made when sent', () => {
     const refused = await f.t.client.request('DELETE', `/api/v1/campaigns/${c}`);
     assert.equal(refused.status, 409, refused.text);
     assert.equal(refused.body.code, 'CAMPAIGN_MESSAGES_QUEUED');
+    assert.deepEqual([...refused.body.message_ids].sort(), mine.map((m) => m.id).sort(), 'names the messages that wait');
+    assert.match(refused.body.detail, /DELETE \/api\/v1\/messages\/\{id\}/);
     for (const m of mine) assert.equal((await f.t.client.request('DELETE', `/api/v1/messages/${m.id}`)).status, 200);
     const deleted = await f.t.client.request('DELETE', `/api/v1/campaigns/${c}`);
     assert.equal(deleted.status, 204, deleted.text);

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import {
-  campaignHasWaitingMessages, deleteCampaign, getCampaign, getList, getSegment, insertCampaign, listCampaignsPage, newPublicId, updateCampaignIf,
+  campaignWaitingMessages, deleteCampaign, getCampaign, getList, getSegment, insertCampaign, listCampaignsPage, newPublicId, updateCampaignIf,
   type CampaignTable, type Store,
 } from '../../store/index.ts';
 import { ComposeError, TemplateRenderer, headerText, mailboxSchema } from '../../compose/index.ts';
@@ -211,8 +211,10 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
       const c = await campaignOr404(store, tenantId, request.params.id);
       // Read outside the write: a sent or cancelled campaign makes no new messages, and its
       // waiting ones only ever leave the queue.
-      if ((c.status === 'sent' || c.status === 'cancelled') && await campaignHasWaitingMessages(store.db, c.id)) {
-        throw new ApiProblem('conflict', 'messages of this campaign are still in the queue, and they are made from it when sent: delete it once they are delivered, bounced or expired, or cancel them (POST /api/v1/queue/cancel)', { code: 'CAMPAIGN_MESSAGES_QUEUED' });
+      const waiting = c.status === 'sent' || c.status === 'cancelled' ? await campaignWaitingMessages(store.db, c.id, 10) : [];
+      if (waiting.length > 0) {
+        throw new ApiProblem('conflict', `${waiting.length < 10 ? waiting.length : 'at least 10'} of this campaign's messages are still in the queue (${waiting.join(', ')}), and they are made from the campaign when sent: `
+          + `delete it once they are delivered, bounced or expired (queue.max_lifetime at most), or cancel each with DELETE /api/v1/messages/{id} first`, { code: 'CAMPAIGN_MESSAGES_QUEUED', extensions: { message_ids: waiting } });
       }
       if (!(await store.write((trx) => deleteCampaign(trx, tenantId, request.params.id, ['draft', 'sent', 'cancelled'])))) {
         throw new ApiProblem('conflict', 'cancel the campaign before deleting it', { code: 'CAMPAIGN_ACTIVE' });

@@ -52,15 +52,15 @@ export async function deleteCampaign(db: Kysely<Database>, tenantId: string, id:
 }
 
 /**
- * Whether any message of the campaign still has a recipient waiting (queued, deferred, in
+ * Up to `limit` messages of the campaign with a recipient still waiting (queued, deferred, in
  * flight): those are made from the campaign when sent (campaigns/campaign-body.ts), so it
- * must stay. Stops at the first one found.
+ * must stay. Stops once it has found `limit`.
  */
-export async function campaignHasWaitingMessages(db: Kysely<Database>, campaignId: string): Promise<boolean> {
-  const row = await db.selectFrom('campaign_ledger').innerJoin('recipients', 'recipients.message_id', 'campaign_ledger.message_id')
-    .select('recipients.id').where('campaign_ledger.campaign_id', '=', campaignId).where('recipients.status', 'in', ['queued', 'deferred', 'inflight'])
-    .limit(1).executeTakeFirst();
-  return row !== undefined;
+export async function campaignWaitingMessages(db: Kysely<Database>, campaignId: string, limit: number): Promise<string[]> {
+  const rows = await db.selectFrom('campaign_ledger').innerJoin('recipients', 'recipients.message_id', 'campaign_ledger.message_id')
+    .select('recipients.message_id').where('campaign_ledger.campaign_id', '=', campaignId).where('recipients.status', 'in', ['queued', 'deferred', 'inflight'])
+    .limit(limit).execute();
+  return [...new Set(rows.map((r) => r.message_id))];
 }
 
 /** Campaigns the runner should look at: sending, or scheduled and due. */

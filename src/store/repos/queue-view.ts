@@ -5,7 +5,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, RecipientStatus } from '../database.ts';
 import { insertEvents } from './events.ts';
-import { notifyQueueOnCommit } from './queue.ts';
+import { cancelledEvent, notifyQueueOnCommit } from './queue.ts';
 
 /** Recipients still to be delivered. */
 export const OPEN_STATUSES = ['queued', 'deferred', 'inflight'] as const satisfies readonly RecipientStatus[];
@@ -135,9 +135,7 @@ export async function cancelSelection(db: Kysely<Database>, tenantId: string, se
   const rows = await db.updateTable('recipients').set({ status: 'cancelled', lease_owner: null, lease_expires_at: null, updated_at: now })
     .where('id', 'in', take).where('status', 'in', [...OPEN_STATUSES])
     .returning(['id', 'message_id', 'rcpt']).execute();
-  await insertEvents(db, rows.map((r) => ({
-    type: 'message.cancelled', tenantId, messageId: r.message_id, recipientId: Number(r.id), data: { message_id: r.message_id, recipient: r.rcpt },
-  })), now);
+  await insertEvents(db, rows.map((r) => cancelledEvent(tenantId, r)), now);
   return { count: rows.length, messageIds: [...new Set(rows.map((r) => r.message_id))], more };
 }
 

@@ -113,10 +113,16 @@ export async function cancelClaims(db: Kysely<Database>, owner: string, ids: rea
   const rows = await db.updateTable('recipients').set({ status: 'cancelled', lease_owner: null, lease_expires_at: null, updated_at: now })
     .where('id', 'in', [...ids]).where('status', '=', 'inflight').where('lease_owner', '=', owner)
     .returning(['id', 'tenant_id', 'message_id', 'rcpt']).execute();
-  await insertEvents(db, rows.map((r) => ({
-    type: 'message.cancelled', tenantId: r.tenant_id, messageId: r.message_id, recipientId: Number(r.id), data: { message_id: r.message_id, recipient: r.rcpt, reason },
-  })), now);
+  await insertEvents(db, rows.map((r) => cancelledEvent(r.tenant_id, r, reason)), now);
   return rows.length;
+}
+
+/** The `message.cancelled` event of a recipient (docs/events.md); `reason` when delivery, not a user, cancelled it. */
+export function cancelledEvent(tenantId: string | null, r: { readonly id: number | bigint; readonly message_id: string; readonly rcpt: string }, reason?: string): NewEvent {
+  return {
+    type: 'message.cancelled', tenantId, messageId: r.message_id, recipientId: Number(r.id),
+    data: { message_id: r.message_id, recipient: r.rcpt, ...(reason === undefined ? {} : { reason }) },
+  };
 }
 
 /** The size of a message made when sent (`body_render`), recorded at its first attempt. */
@@ -247,7 +253,7 @@ export async function cancelMessage(db: Kysely<Database>, messageId: string, now
   const rows = await db.updateTable('recipients').set({ status: 'cancelled', lease_owner: null, lease_expires_at: null, updated_at: now })
     .where('message_id', '=', messageId).where('status', 'in', ['queued', 'deferred', 'inflight'])
     .returning(['id', 'tenant_id', 'rcpt']).execute();
-  await insertEvents(db, rows.map((r) => ({ type: 'message.cancelled', tenantId: r.tenant_id, messageId, recipientId: Number(r.id), data: { message_id: messageId, recipient: r.rcpt } })), now);
+  await insertEvents(db, rows.map((r) => cancelledEvent(r.tenant_id, { ...r, message_id: messageId })), now);
   return rows.length;
 }
 
