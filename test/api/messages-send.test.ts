@@ -149,6 +149,28 @@ describe('POST /api/v1/messages (inject)', () => {
       assert.equal(res.headers['idempotent-replayed'], undefined);
     });
 
+    it('concurrent sends of two tenants, stored together, each get their own answer, suppressions and keys', async () => {
+      // Sends arriving together share one transaction (messages-send-accept.ts): the answers,
+      // suppression hits and remembered keys must still be each request's own.
+      assert.equal((await acme.client.request('POST', '/api/v1/suppressions', { entries: [{ address: 'gone@x.example', reason: 'manual' }] })).status, 200);
+      const sends = Array.from({ length: 8 }, (_, i) => {
+        const mine = i % 2 === 0 ? { t: acme, from: FROM } : { t: other, from: 'x@other.example' };
+        return mine.t.client.request('POST', '/api/v1/messages', { from: mine.from, to: ['gone@x.example', `r${i}@x.example`], subject: `together ${i}`, text: 'x' }, { 'idempotency-key': `together-${i}` });
+      });
+      const results = await Promise.all(sends);
+      for (const [i, res] of results.entries()) {
+        assert.equal(res.status, 202, res.text);
+        const { message, recipients } = await messageRows(api, res.body.id);
+        assert.equal(message!.subject, `together ${i}`);
+        assert.equal(message!.tenant_id, (i % 2 === 0 ? acme : other).id);
+        assert.deepEqual(res.body.recipients.map((r: any) => [r.id, r.email, r.status]), recipients.map((r) => [Number(r.id), r.rcpt, r.status]));
+        // Only acme suppressed gone@x.example.
+        assert.equal(res.body.recipients[0].status, i % 2 === 0 ? 'suppressed' : 'queued');
+        const again = await (i % 2 === 0 ? acme : other).client.request('POST', '/api/v1/messages', { from: i % 2 === 0 ? FROM : 'x@other.example', to: ['gone@x.example', `r${i}@x.example`], subject: `together ${i}`, text: 'x' }, { 'idempotency-key': `together-${i}` });
+        assert.equal(again.text, res.text);
+      }
+    });
+
     it('refuses a malformed key with 400 pointing at the header', async () => {
       const res = await acme.client.request('POST', '/api/v1/messages', body, { 'idempotency-key': 'x'.repeat(256) });
       assert.ok(isProblem(res, 400), res.text);

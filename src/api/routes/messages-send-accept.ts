@@ -5,7 +5,8 @@
 // ones wait in the queue with next_attempt_at = send_at.
 import type { Config } from '../../config/index.ts';
 import type { DeliveryHandoff } from '../../ingress/index.ts';
-import type { ClaimedRecipient, Store } from '../../store/index.ts';
+import type { Kysely } from 'kysely';
+import type { ClaimedRecipient, Database, Store } from '../../store/index.ts';
 import { insertMessages, suppressedAmong, type Stream, type SuppressionHit, type SuppressionReason } from '../../store/index.ts';
 import { isoTime } from '../schemas.ts';
 import type { PreparedMessage } from './messages-send-prepare.ts';
@@ -33,89 +34,166 @@ export type AcceptOutcome =
   | { readonly kind: 'accepted'; readonly status: number; readonly body: string }
   | IdempotencyHit;
 
-/**
- * Stores `messages` for the tenant and returns the response built by `respond` (serialised,
- * so that exactly these bytes are remembered for the Idempotency-Key). With a claim whose
- * key is already known, nothing is stored and the earlier outcome is returned instead.
- */
-export async function acceptMessages(
-  deps: AcceptDeps,
-  tenantId: string,
-  messages: readonly PreparedMessage[],
-  claim: IdempotencyClaim | null,
-  respond: (accepted: readonly AcceptedMessage[]) => { status: number; body: unknown },
-): Promise<AcceptOutcome> {
-  const now = Date.now();
-  if (messages.length === 0 && !claim) {
-    const response = respond([]);
-    return { kind: 'accepted', status: response.status, body: JSON.stringify(response.body) };
-  }
-  const lifetimeMs = deps.config.queue.max_lifetime;
-  // Read before the write (outside the lock): an entry added in between is a race the
-  // caller could not tell from adding it a moment later.
-  const suppressed = await suppressionsFor(deps.store, tenantId, messages);
-  const isSuppressed = (m: PreparedMessage, rcpt: string) => suppressed.get(m.stream)?.get(rcpt) ?? null;
-  const immediate = messages.reduce((n, m) => n + (m.sendAt === null ? m.recipients.filter((r) => !isSuppressed(m, r)).length : 0), 0);
-  const lease = immediate > 0 ? deps.handoff?.reserve(immediate) ?? null : null;
-  let result: { outcome: AcceptOutcome; claimed: ClaimedRecipient[] };
-  try {
-    // The work may run twice (alone, after another write sank its group): it keeps no state outside.
-    result = await deps.store.write(async (trx) => {
-      if (claim) {
-        const hit = await findIdempotencyHit(trx, tenantId, claim, now);
-        if (hit) return { outcome: hit, claimed: [] };
-      }
-      const inserted = await insertMessages(trx, messages.map((m) => ({
-        id: m.id, tenantId, origin: 'api' as const, stream: m.stream, mailFrom: m.mailFrom,
-        body: { size: m.raw.length, inline: m.raw, path: null }, headerSize: m.headerSize,
-        messageIdHeader: m.messageIdHeader, subject: m.subject, fromHeader: m.fromHeader, smtputf8: m.smtputf8,
-        recipients: m.recipients.map((rcpt) => ({ rcpt, suppressed: isSuppressed(m, rcpt) })),
-        tags: m.tags, metadata: m.metadata, sendAt: m.sendAt,
-        leaseTo: m.sendAt === null ? lease : null,
-      })), { now, lifetimeMs });
-      const accepted: AcceptedMessage[] = [];
-      const claimed: ClaimedRecipient[] = [];
-      messages.forEach((m, i) => {
-        const { claimed: rows, recipientIds } = inserted[i];
-        if (m.sendAt === null && lease) claimed.push(...rows);
-        const status: SendStatus = m.sendAt === null ? 'queued' : 'scheduled';
-        accepted.push({
-          id: m.id, status, send_at: m.sendAt === null ? null : isoTime(m.sendAt),
-          recipients: m.recipients.map((email, j) => {
-            const hit = isSuppressed(m, email);
-            return hit ? { id: recipientIds[j], email, status: 'suppressed' as const, reason: hit.reason } : { id: recipientIds[j], email, status };
-          }),
-        });
-      });
-      const response = respond(accepted);
-      const body = JSON.stringify(response.body);
-      if (claim) await rememberResponse(trx, tenantId, claim, response.status, body, now);
-      return { outcome: { kind: 'accepted' as const, status: response.status, body }, claimed };
-    });
-  } catch (err) {
-    if (lease) deps.handoff?.release(immediate);
-    throw err;
-  }
-  if (lease) {
-    if (result.claimed.length > 0) deps.handoff?.deliver(result.claimed);
-    // A replay inserted nothing; give back what was reserved for it.
-    if (result.claimed.length < immediate) deps.handoff?.release(immediate - result.claimed.length);
-  }
-  return result.outcome;
+/** One send request waiting for its group's transaction. */
+interface Entry {
+  readonly tenantId: string;
+  readonly messages: readonly PreparedMessage[];
+  readonly claim: IdempotencyClaim | null;
+  readonly respond: (accepted: readonly AcceptedMessage[]) => { status: number; body: unknown };
+  resolve(outcome: AcceptOutcome): void;
+  reject(err: unknown): void;
 }
 
-/** Per stream, the recipients of `messages` on the tenant's suppression list. */
-async function suppressionsFor(store: Store, tenantId: string, messages: readonly PreparedMessage[]): Promise<Map<string, Map<string, SuppressionHit>>> {
-  const byStream = new Map<Stream, Set<string>>();
-  for (const m of messages) {
-    let set = byStream.get(m.stream);
-    if (!set) byStream.set(m.stream, set = new Set());
-    for (const r of m.recipients) set.add(r);
+/** Requests stored by one transaction; open until that transaction starts running it. */
+interface Group {
+  readonly entries: Entry[];
+  closed: boolean;
+  /** Reserved delivery slots (taken in the transaction, so a retried run gives its own back first). */
+  lease: { owner: string; leaseMs: number } | null;
+  reserved: number;
+}
+
+interface GroupResult {
+  readonly outcomes: AcceptOutcome[];
+  readonly claimed: ClaimedRecipient[];
+}
+
+/**
+ * Stores send requests. Requests that arrive while a group waits for its transaction join
+ * it, and the group's messages, recipients and events go in one multi-row INSERT per table,
+ * with one suppression lookup per tenant and stream: measured on the API bench (50 clients,
+ * one message a request), the store's statements cost ~39 µs a message when each request ran
+ * its own and ~20 µs in a batch of 500.
+ */
+export class MessageAcceptor {
+  readonly #deps: AcceptDeps;
+  #open: Group | null = null;
+
+  constructor(deps: AcceptDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Stores `messages` for the tenant and returns the response built by `respond` (serialised,
+   * so that exactly these bytes are remembered for the Idempotency-Key). With a claim whose
+   * key is already known, nothing is stored and the earlier outcome is returned instead.
+   */
+  accept(
+    tenantId: string,
+    messages: readonly PreparedMessage[],
+    claim: IdempotencyClaim | null,
+    respond: (accepted: readonly AcceptedMessage[]) => { status: number; body: unknown },
+  ): Promise<AcceptOutcome> {
+    if (messages.length === 0 && !claim) {
+      const response = respond([]);
+      return Promise.resolve({ kind: 'accepted', status: response.status, body: JSON.stringify(response.body) });
+    }
+    return new Promise<AcceptOutcome>((resolve, reject) => {
+      const entry: Entry = { tenantId, messages, claim, respond, resolve, reject };
+      const open = this.#open;
+      // A request repeating a key already in the open group waits for the next one, which
+      // sees the first one's remembered response (groups commit in order).
+      if (open && !open.closed && !(claim && open.entries.some((e) => e.claim?.key === claim.key && e.tenantId === tenantId))) {
+        open.entries.push(entry);
+        return;
+      }
+      const group: Group = { entries: [entry], closed: false, lease: null, reserved: 0 };
+      this.#open = group;
+      void this.#run(group);
+    });
+  }
+
+  async #run(group: Group): Promise<void> {
+    const { store, handoff } = this.#deps;
+    let result: GroupResult;
+    try {
+      // The work may run twice (alone, after another write sank the store's group): it keeps
+      // nothing outside but the reservation, which a second run gives back before taking.
+      result = await store.write((trx) => this.#store(trx, group));
+    } catch (err) {
+      if (group.lease) handoff?.release(group.reserved);
+      group.closed = true;
+      if (this.#open === group) this.#open = null;
+      // One request's fault must not cost the others their acceptance: each goes again alone.
+      if (group.entries.length > 1) {
+        for (const entry of group.entries) void this.#run({ entries: [entry], closed: true, lease: null, reserved: 0 });
+      } else {
+        group.entries[0].reject(err);
+      }
+      return;
+    }
+    if (group.lease) {
+      if (result.claimed.length > 0) handoff?.deliver(result.claimed);
+      // A replay inserted nothing; give back what was reserved for it.
+      if (result.claimed.length < group.reserved) handoff?.release(group.reserved - result.claimed.length);
+    }
+    group.entries.forEach((entry, i) => entry.resolve(result.outcomes[i]));
+  }
+
+  async #store(trx: Kysely<Database>, group: Group): Promise<GroupResult> {
+    group.closed = true;
+    if (this.#open === group) this.#open = null;
+    const { config, handoff } = this.#deps;
+    const now = Date.now();
+    const outcomes: Array<AcceptOutcome | null> = [];
+    for (const entry of group.entries) outcomes.push(entry.claim ? await findIdempotencyHit(trx, entry.tenantId, entry.claim, now) : null);
+    const storing = group.entries.filter((_, i) => outcomes[i] === null);
+    const suppressed = await suppressionsFor(trx, storing, now);
+    const isSuppressed = (tenantId: string, m: PreparedMessage, rcpt: string) => suppressed.get(`${tenantId}\n${m.stream}`)?.get(rcpt) ?? null;
+    let immediate = 0;
+    for (const e of storing) for (const m of e.messages) if (m.sendAt === null) for (const r of m.recipients) if (!isSuppressed(e.tenantId, m, r)) immediate++;
+    if (group.lease) handoff?.release(group.reserved);
+    group.lease = immediate > 0 ? handoff?.reserve(immediate) ?? null : null;
+    group.reserved = group.lease ? immediate : 0;
+    const lease = group.lease;
+    const inserted = await insertMessages(trx, storing.flatMap((e) => e.messages.map((m) => ({
+      id: m.id, tenantId: e.tenantId, origin: 'api' as const, stream: m.stream, mailFrom: m.mailFrom,
+      body: { size: m.raw.length, inline: m.raw, path: null }, headerSize: m.headerSize,
+      messageIdHeader: m.messageIdHeader, subject: m.subject, fromHeader: m.fromHeader, smtputf8: m.smtputf8,
+      recipients: m.recipients.map((rcpt) => ({ rcpt, suppressed: isSuppressed(e.tenantId, m, rcpt) })),
+      tags: m.tags, metadata: m.metadata, sendAt: m.sendAt,
+      leaseTo: m.sendAt === null ? lease : null,
+    }))), { now, lifetimeMs: config.queue.max_lifetime });
+    const claimed: ClaimedRecipient[] = [];
+    let next = 0;
+    for (const [i, entry] of group.entries.entries()) {
+      if (outcomes[i] !== null) continue;
+      const accepted: AcceptedMessage[] = entry.messages.map((m) => {
+        const { claimed: rows, recipientIds } = inserted[next++];
+        if (m.sendAt === null && lease) claimed.push(...rows);
+        const status: SendStatus = m.sendAt === null ? 'queued' : 'scheduled';
+        return {
+          id: m.id, status, send_at: m.sendAt === null ? null : isoTime(m.sendAt),
+          recipients: m.recipients.map((email, j) => {
+            const hit = isSuppressed(entry.tenantId, m, email);
+            return hit ? { id: recipientIds[j], email, status: 'suppressed' as const, reason: hit.reason } : { id: recipientIds[j], email, status };
+          }),
+        };
+      });
+      const response = entry.respond(accepted);
+      const body = JSON.stringify(response.body);
+      if (entry.claim) await rememberResponse(trx, entry.tenantId, entry.claim, response.status, body, now);
+      outcomes[i] = { kind: 'accepted', status: response.status, body };
+    }
+    return { outcomes: outcomes as AcceptOutcome[], claimed };
+  }
+}
+
+/** Per tenant and stream (key `tenant\nstream`), the recipients of the entries' messages on the suppression list. */
+async function suppressionsFor(db: Kysely<Database>, entries: readonly Entry[], now: number): Promise<Map<string, Map<string, SuppressionHit>>> {
+  const wanted = new Map<string, { tenantId: string; stream: Stream; addresses: Set<string> }>();
+  for (const e of entries) {
+    for (const m of e.messages) {
+      const key = `${e.tenantId}\n${m.stream}`;
+      let w = wanted.get(key);
+      if (!w) wanted.set(key, w = { tenantId: e.tenantId, stream: m.stream, addresses: new Set() });
+      for (const r of m.recipients) w.addresses.add(r);
+    }
   }
   const out = new Map<string, Map<string, SuppressionHit>>();
-  for (const [stream, addresses] of byStream) {
-    const hits = await suppressedAmong(store.db, tenantId, stream, [...addresses]);
-    if (hits.size > 0) out.set(stream, hits);
+  for (const [key, w] of wanted) {
+    const hits = await suppressedAmong(db, w.tenantId, w.stream, [...w.addresses], now);
+    if (hits.size > 0) out.set(key, hits);
   }
   return out;
 }

@@ -12,7 +12,7 @@ import { tenantIdOf } from '../auth.ts';
 import { ApiProblem, problemSchema, type ProblemBody } from '../problem.ts';
 import { idParams, timestamp } from '../schemas.ts';
 import { validationProblem } from '../validation.ts';
-import { acceptMessages, type AcceptDeps, type AcceptOutcome } from './messages-send-accept.ts';
+import { MessageAcceptor, type AcceptOutcome } from './messages-send-accept.ts';
 import { SenderDomains, composeProblem, prepareJsonMessage, prepareRawRequest, type PrepareContext, type PreparedMessage } from './messages-send-prepare.ts';
 import {
   IDEMPOTENCY_HEADER, IdempotencyPurger, findIdempotencyHit, hashIdempotentBody, idempotencyClaimOf, idempotencyConflict, sendReplay,
@@ -61,7 +61,7 @@ const tags = ['sending'];
 
 export const messageSendRoutes: FastifyPluginAsyncZod = async (app) => {
   const { store, config, log } = app.postline;
-  const deps: AcceptDeps = { store, config, handoff: app.postline.handoff };
+  const acceptor = new MessageAcceptor({ store, config, handoff: app.postline.handoff });
   const renderer = new TemplateRenderer();
   const domains = new SenderDomains(store, config.domains.require_verified);
   const purger = new IdempotencyPurger(store);
@@ -107,7 +107,7 @@ export const messageSendRoutes: FastifyPluginAsyncZod = async (app) => {
       const { claim, sent } = await earlierAnswer(request, reply, tenantId);
       if (sent) return sent;
       const prepared = await prepareOrProblem(() => prepareJsonMessage(contextOf(tenantId), request.body));
-      return answer(reply, claim, await acceptMessages(deps, tenantId, [prepared], claim, ([accepted]) => ({ status: 202, body: accepted })));
+      return answer(reply, claim, await acceptor.accept(tenantId, [prepared], claim, ([accepted]) => ({ status: 202, body: accepted })));
     },
   });
 
@@ -146,7 +146,7 @@ export const messageSendRoutes: FastifyPluginAsyncZod = async (app) => {
           results[index] = { index, status: err.status, problem: itemProblem(err) };
         }
       }
-      const outcome = await acceptMessages(deps, tenantId, good.map((g) => g.message), claim, (accepted) => {
+      const outcome = await acceptor.accept(tenantId, good.map((g) => g.message), claim, (accepted) => {
         accepted.forEach((a, i) => {
           const index = good[i].index;
           results[index] = { index, status: 202, id: a.id, state: a.status, send_at: a.send_at, recipients: a.recipients };
@@ -173,7 +173,7 @@ export const messageSendRoutes: FastifyPluginAsyncZod = async (app) => {
       const { claim, sent } = await earlierAnswer(request, reply, tenantId);
       if (sent) return sent;
       const prepared = await prepareOrProblem(() => prepareRawRequest(contextOf(tenantId), request.body));
-      return answer(reply, claim, await acceptMessages(deps, tenantId, [prepared], claim, ([accepted]) => ({ status: 202, body: accepted })));
+      return answer(reply, claim, await acceptor.accept(tenantId, [prepared], claim, ([accepted]) => ({ status: 202, body: accepted })));
     },
   });
 
