@@ -2,8 +2,9 @@
 // (HTTP API on a loopback port, relaying to a fresh smtp-sink, as the relay bench does) and
 // sends its messages through POST /api/v1/messages/batch (500 a request) or one by one through
 // POST /api/v1/messages. A 202 is only answered once the message is committed with fsync, so
-// accepted/s is the rate of durable acceptance. Delivery to the sink runs at the same time and
-// takes its share of the 2 cores: the numbers include that, as they would in production.
+// accepted/s is the rate of durable acceptance. Delivery to the sink runs at the same time,
+// with Postline's default settings: it takes its share of the 2 cores, and is paced while the
+// API thread waits for a CPU (delivery.paced_rate), as it would be in production.
 // Single sends are driven by wrk (bench/api-wrk.ts: a Node client's own GC pauses showed up as
 // server latency), batches by our Node client (4 connections, 500 messages a request).
 import { join } from 'node:path';

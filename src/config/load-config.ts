@@ -58,6 +58,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (v: string) 
   POSTLINE_DNS_SERVERS: { path: ['dns', 'servers'], parse: list },
   POSTLINE_DELIVERY_MODE: { path: ['delivery', 'mode'], parse: String },
   POSTLINE_DELIVERY_THREAD_NICE: { path: ['delivery', 'thread_nice'], parse: int('POSTLINE_DELIVERY_THREAD_NICE') },
+  POSTLINE_DELIVERY_PACED_RATE: { path: ['delivery', 'paced_rate'], parse: int('POSTLINE_DELIVERY_PACED_RATE') },
   POSTLINE_SMTP_PROXY_PROTOCOL_FROM: { path: ['smtp', 'proxy_protocol_from'], parse: list },
   POSTLINE_DELIVERY_PORT: { path: ['delivery', 'port'], parse: int('POSTLINE_DELIVERY_PORT') },
   POSTLINE_RELAYHOST: { path: ['delivery', 'relayhost'], parse: (v) => v || null },

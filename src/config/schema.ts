@@ -187,6 +187,11 @@ export const configSchema = z.strictObject({
      * mail (SMTP 250, API 202) goes first and delivery drains the queue with what is left.
      */
     thread_nice: z.number().int().min(0).max(19).default(5),
+    /**
+     * While the HTTP API's thread waits for a CPU (Linux schedstat), delivery starts attempts
+     * more slowly, down to this many a second (src/queue/delivery-pacing.ts); 0: never held back.
+     */
+    paced_rate: z.number().int().min(0).default(100),
     /** Idle time before a reusable connection is closed. */
     idle_connection_timeout: duration.prefault('5s'),
     // RFC 5321 §4.5.3.2 client timeouts.

@@ -12,6 +12,8 @@ import { DnsResolver } from '../delivery/dns-resolver.ts';
 import { installFastDotStuffing } from '../delivery/dot-stuffing.ts';
 import { createLogger } from '../log/create-logger.ts';
 import { createScheduler } from './scheduler.ts';
+import { DeliveryPacing } from './delivery-pacing.ts';
+import { CpuPressure } from '../concurrency/cpu-pressure.ts';
 import { secretKeyOf } from '../security/index.ts';
 import { createCampaignBodyRenderer, LinkSigner, publicBaseUrl } from '../campaigns/index.ts';
 import { VerpCodec } from '../feedback/verp.ts';
@@ -35,10 +37,12 @@ export interface DeliveryThreadData {
   readonly maxInflight: number;
   /** The main thread's WriteLock buffer, so both connections take turns without sleeping. */
   readonly writeLockBuffer: SharedArrayBuffer | null;
+  /** The accepting thread's CpuPressure buffer (delivery-pacing.ts); null: delivery is never held back. */
+  readonly pressureBuffer: SharedArrayBuffer | null;
 }
 
 const port = parentPort!;
-const { config, owner, maxInflight, writeLockBuffer } = workerData as DeliveryThreadData;
+const { config, owner, maxInflight, writeLockBuffer, pressureBuffer } = workerData as DeliveryThreadData;
 const post = (m: FromDeliveryThread) => port.postMessage(m);
 const log = createLogger(config.log.level, { thread: 'delivery' });
 const adopted = new Set<number>();
@@ -107,6 +111,7 @@ try {
     pollIntervalMs: config.queue.poll_interval,
     claimBatch: config.queue.claim_batch,
     maxInflight,
+    pacing: pressureBuffer ? new DeliveryPacing(new CpuPressure(pressureBuffer), config.delivery.paced_rate) : undefined,
     captureAll: config.delivery.mode === 'capture',
     autoSuppress: { softBounceLimit: config.feedback.soft_bounce_limit, softBounceWindowMs: config.feedback.soft_bounce_window },
     outbound: {

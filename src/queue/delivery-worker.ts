@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import type { ClaimedRecipient, WriteLock } from '../store/index.ts';
+import type { CpuPressure } from '../concurrency/cpu-pressure.ts';
 import type { FromDeliveryThread, ToDeliveryThread, DeliveryThreadData } from './delivery-thread.ts';
 
 export interface DeliveryWorker {
@@ -15,9 +16,9 @@ export interface DeliveryWorker {
   stop(): Promise<void>;
 }
 
-export async function startDeliveryWorker(config: Readonly<Config>, options: { owner: string; log: Logger; maxInflight?: number; writeLock?: WriteLock }): Promise<DeliveryWorker> {
+export async function startDeliveryWorker(config: Readonly<Config>, options: { owner: string; log: Logger; maxInflight?: number; writeLock?: WriteLock; pressure?: CpuPressure }): Promise<DeliveryWorker> {
   const maxInflight = options.maxInflight ?? 4000;
-  const data: DeliveryThreadData = { config: structuredClone(config) as Config, owner: options.owner, maxInflight, writeLockBuffer: options.writeLock?.buffer ?? null };
+  const data: DeliveryThreadData = { config: structuredClone(config) as Config, owner: options.owner, maxInflight, writeLockBuffer: options.writeLock?.buffer ?? null, pressureBuffer: options.pressure?.buffer ?? null };
   const worker = new Worker(new URL('./delivery-thread.ts', import.meta.url), { workerData: data });
   let reserved = 0;
   let stopping = false;

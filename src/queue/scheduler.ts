@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { claimDue, deferClaims, cancelClaims, recordMadeSize, UnmakeableBodyError, releaseLeases, renewLeases, getMessageForDelivery, bodyPathIfFinal, storeErrorKind, type BodyRenderer, type ClaimedRecipient, type Store } from '../store/index.ts';
 import { deliverGroup, type GroupAttempt, type GroupOutcome } from '../delivery/deliver-group.ts';
 import { planOutbound, type OutboundOptions } from './outbound.ts';
+import type { DeliveryPacing } from './delivery-pacing.ts';
 import type { AutoSuppressOptions } from '../feedback/auto-suppress.ts';
 import type { ConnectionPool } from '../delivery/connection-pool.ts';
 import type { RouterOptions } from '../delivery/route.ts';
@@ -41,6 +42,8 @@ export interface SchedulerOptions {
   readonly drainTimeoutMs?: number;
   /** Hard bounces and repeated soft failures suppress the address (feedback/auto-suppress.ts); absent: never. */
   readonly autoSuppress?: AutoSuppressOptions;
+  /** Holds attempts back while the accepting thread is short of CPU (delivery-pacing.ts); absent: never. */
+  readonly pacing?: DeliveryPacing;
   /** DKIM signing, feedback headers and VERP return paths (outbound.ts); absent: sent as stored. */
   readonly outbound?: Omit<OutboundOptions, 'db' | 'openSpool'>;
   /** IP pools, per-destination pacing and tenant quotas (src/pools/); absent: default address, no pacing. */
@@ -171,6 +174,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     groups++;
     const first = group[0];
     try {
+      if (options.pacing) await options.pacing.turn();
       const meta = await getMessageForDelivery(store.db, first.messageId);
       if (!meta) throw new Error(`message ${first.messageId} vanished`);
       // A spooled body is opened only when it is read (DATA, or a DSN returning it): a
@@ -320,6 +324,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       // delivered during shutdown is not delivered again), then stragglers are aborted
       // and recorded as deferred.
       stopped = true;
+      options.pacing?.close();
       unlisten();
       if (renewer) clearInterval(renewer);
       if (timer) clearTimeout(timer);
