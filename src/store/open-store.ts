@@ -37,7 +37,7 @@ export interface StoreOptions {
    * wal_autocheckpoint copies the WAL into the database right then, inside its transaction,
    * which stalls it (and the shared write lock) for tens of ms. 'none': this connection never
    * checkpoints (the server's API/SMTP thread). 'background': none inside commits, but a
-   * PASSIVE checkpoint every second from a timer, outside any transaction, which writers do
+   * PASSIVE checkpoint every 250 ms from a timer, outside any transaction, which writers do
    * not wait for; given the process's `writeLock`, it also lets the WAL start over
    * (sqlite/wal-checkpoints.ts). The delivery thread does this for the process.
    */
@@ -145,7 +145,11 @@ async function openSqliteStore(options: StoreOptions, dataDir: string, file: str
   sqlite.raw.exec('PRAGMA synchronous = NORMAL');
   const batcher = new WriteBatcher(db, { syncDurable: () => wal.sync(), lock: options.writeLock });
   if (options.checkpoints === 'none' || options.checkpoints === 'background') sqlite.raw.exec('PRAGMA wal_autocheckpoint = 0');
-  const stopCheckpoints = options.checkpoints === 'background' ? startWalCheckpoints(() => sql`PRAGMA wal_checkpoint(PASSIVE)`.execute(db), options.writeLock, options.onCheckpointError ?? (() => undefined)) : () => undefined;
+  const stopCheckpoints = options.checkpoints === 'background' ? startWalCheckpoints(() => sql`PRAGMA wal_checkpoint(PASSIVE)`.execute(db), options.writeLock, options.onCheckpointError ?? (() => undefined), () => {
+    if (sqlite.raw.isTransaction) return false;
+    sqlite.raw.exec('PRAGMA wal_checkpoint(PASSIVE)');
+    return true;
+  }) : () => undefined;
   return storeOver(db, spool, batcher, 'sqlite', {
     notifyQueue: () => undefined,
     onQueueNotify: () => () => undefined,
