@@ -44,9 +44,17 @@ interface Entry {
   reject(err: unknown): void;
 }
 
+/**
+ * Messages in one group at most: a batch request alone (500) is stored as before, and a
+ * group of several batches does not hold the write lock for several batches' time.
+ */
+const MAX_GROUP_MESSAGES = 500;
+
 /** Requests stored by one transaction; open until that transaction starts running it. */
 interface Group {
   readonly entries: Entry[];
+  /** Messages of its entries. */
+  size: number;
   closed: boolean;
   /** Reserved delivery slots (taken in the transaction, so a retried run gives its own back first). */
   lease: { owner: string; leaseMs: number } | null;
@@ -93,11 +101,13 @@ export class MessageAcceptor {
       const open = this.#open;
       // A request repeating a key already in the open group waits for the next one, which
       // sees the first one's remembered response (groups commit in order).
-      if (open && !open.closed && !(claim && open.entries.some((e) => e.claim?.key === claim.key && e.tenantId === tenantId))) {
+      if (open && !open.closed && open.size + messages.length <= MAX_GROUP_MESSAGES
+        && !(claim && open.entries.some((e) => e.claim?.key === claim.key && e.tenantId === tenantId))) {
         open.entries.push(entry);
+        open.size += messages.length;
         return;
       }
-      const group: Group = { entries: [entry], closed: false, lease: null, reserved: 0 };
+      const group: Group = { entries: [entry], size: messages.length, closed: false, lease: null, reserved: 0 };
       this.#open = group;
       void this.#run(group);
     });
@@ -116,7 +126,7 @@ export class MessageAcceptor {
       if (this.#open === group) this.#open = null;
       // One request's fault must not cost the others their acceptance: each goes again alone.
       if (group.entries.length > 1) {
-        for (const entry of group.entries) void this.#run({ entries: [entry], closed: true, lease: null, reserved: 0 });
+        for (const entry of group.entries) void this.#run({ entries: [entry], size: entry.messages.length, closed: true, lease: null, reserved: 0 });
       } else {
         group.entries[0].reject(err);
       }
