@@ -1,8 +1,9 @@
 // Whether the accepting thread (SMTP and HTTP) is short of CPU, shared with the delivery
 // thread. The accepting thread reads how long it waited to be run (Linux schedstat: time
 // runnable but not on a CPU) every `intervalMs`; `threshold` of the interval or more means
-// every core is busy, and each millisecond another thread takes is one a 202 or a 250
-// waits. Measured on the 2-core API bench (50 clients), the API thread waited 25-30 % of
+// every core is busy, and each millisecond another thread takes is one a request waits.
+// The server counts only intervals with HTTP requests (`demand`, server.ts): a 202 is what
+// an application waits for inside its own request; SMTP clients queue and retry. Measured on the 2-core API bench (50 clients), the API thread waited 25-30 % of
 // the time while delivery ran beside it at nice 5; with delivery held back while it waits
 // (queue/delivery-pacing.ts), 5-8 %. A lower nice alone could not do this: delivery at nice 19
 // was preempted while holding the database's write lock, and the API thread waited for it
@@ -63,7 +64,13 @@ export function watchCpuPressure(pressure: CpuPressure, options: { intervalMs?: 
   const timer = setInterval(() => {
     const now = performance.now();
     const stat = schedStat();
-    if (stat === null || last === null) return;
+    if (stat === null || last === null) {
+      // Unreadable for now (no file descriptor left, say): what was seen still ends on time.
+      pressure.set(now - pressedAt < holdMs);
+      last = stat;
+      at = now;
+      return;
+    }
     const span = now - at;
     const waited = (stat.waited - last.waited) / 1e6;
     const waiting = waited >= threshold * span && (stat.ran - last.ran) / 1e6 + waited >= busy * span;

@@ -174,7 +174,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     groups++;
     const first = group[0];
     try {
-      if (options.pacing) await options.pacing.turn();
+      if (options.pacing) {
+        await options.pacing.turn();
+        // Stopping let it go: no new attempt now; the lease is released at shutdown.
+        if (stopped) return;
+      }
       const meta = await getMessageForDelivery(store.db, first.messageId);
       if (!meta) throw new Error(`message ${first.messageId} vanished`);
       // A spooled body is opened only when it is read (DATA, or a DSN returning it): a

@@ -59,6 +59,12 @@ interface Group {
   /** Reserved delivery slots (taken in the transaction, so a retried run gives its own back first). */
   lease: { owner: string; leaseMs: number } | null;
   reserved: number;
+  /** The last run threw while storing (not while committing). */
+  failedInWork: boolean;
+}
+
+function newGroup(entries: Entry[]): Group {
+  return { entries, size: entries.reduce((n, e) => n + e.messages.length, 0), closed: false, lease: null, reserved: 0, failedInWork: false };
 }
 
 interface GroupResult {
@@ -76,6 +82,8 @@ interface GroupResult {
 export class MessageAcceptor {
   readonly #deps: AcceptDeps;
   #open: Group | null = null;
+  /** `tenant\nkey` of each Idempotency-Key being stored → settles when that request does. */
+  readonly #keys = new Map<string, Promise<void>>();
 
   constructor(deps: AcceptDeps) {
     this.#deps = deps;
@@ -96,21 +104,34 @@ export class MessageAcceptor {
       const response = respond([]);
       return Promise.resolve({ kind: 'accepted', status: response.status, body: JSON.stringify(response.body) });
     }
-    return new Promise<AcceptOutcome>((resolve, reject) => {
+    // A request repeating a key still being stored waits for that one to settle, then finds
+    // its remembered response (or, if it failed, is stored itself).
+    const key = claim ? `${tenantId}\n${claim.key}` : null;
+    const earlier = key === null ? undefined : this.#keys.get(key);
+    if (earlier) {
+      const again = () => this.accept(tenantId, messages, claim, respond);
+      return earlier.then(again, again);
+    }
+    const outcome = new Promise<AcceptOutcome>((resolve, reject) => {
       const entry: Entry = { tenantId, messages, claim, respond, resolve, reject };
       const open = this.#open;
-      // A request repeating a key already in the open group waits for the next one, which
-      // sees the first one's remembered response (groups commit in order).
-      if (open && !open.closed && open.size + messages.length <= MAX_GROUP_MESSAGES
-        && !(claim && open.entries.some((e) => e.claim?.key === claim.key && e.tenantId === tenantId))) {
+      if (open && !open.closed && open.size + messages.length <= MAX_GROUP_MESSAGES) {
         open.entries.push(entry);
         open.size += messages.length;
         return;
       }
-      const group: Group = { entries: [entry], size: messages.length, closed: false, lease: null, reserved: 0 };
+      const group = newGroup([entry]);
       this.#open = group;
       void this.#run(group);
     });
+    if (key !== null) {
+      const settled = outcome.then(() => undefined, () => undefined);
+      this.#keys.set(key, settled);
+      void settled.then(() => {
+        if (this.#keys.get(key) === settled) this.#keys.delete(key);
+      });
+    }
+    return outcome;
   }
 
   async #run(group: Group): Promise<void> {
@@ -124,25 +145,42 @@ export class MessageAcceptor {
       if (group.lease) handoff?.release(group.reserved);
       group.closed = true;
       if (this.#open === group) this.#open = null;
-      // One request's fault must not cost the others their acceptance: each goes again alone.
-      if (group.entries.length > 1) {
-        for (const entry of group.entries) void this.#run({ entries: [entry], size: entry.messages.length, closed: true, lease: null, reserved: 0 });
+      // A request's own fault (thrown while storing the group) must not cost the others their
+      // acceptance: each goes again alone. A failure of the commit or its flush is everyone's:
+      // the rows may even be in, so storing them again would only hide the error.
+      if (group.failedInWork && group.entries.length > 1) {
+        for (const entry of group.entries) void this.#run(newGroup([entry]));
       } else {
-        group.entries[0].reject(err);
+        for (const entry of group.entries) entry.reject(err);
       }
       return;
     }
-    if (group.lease) {
-      if (result.claimed.length > 0) handoff?.deliver(result.claimed);
-      // A replay inserted nothing; give back what was reserved for it.
-      if (result.claimed.length < group.reserved) handoff?.release(group.reserved - result.claimed.length);
+    try {
+      if (group.lease) {
+        if (result.claimed.length > 0) handoff?.deliver(result.claimed);
+        // A replay inserted nothing; give back what was reserved for it.
+        if (result.claimed.length < group.reserved) handoff?.release(group.reserved - result.claimed.length);
+      }
+    } catch {
+      // Stored and leased: delivery finds the recipients when the lease ends (or at restart).
+    } finally {
+      group.entries.forEach((entry, i) => entry.resolve(result.outcomes[i]));
     }
-    group.entries.forEach((entry, i) => entry.resolve(result.outcomes[i]));
   }
 
   async #store(trx: Kysely<Database>, group: Group): Promise<GroupResult> {
     group.closed = true;
     if (this.#open === group) this.#open = null;
+    group.failedInWork = false;
+    try {
+      return await this.#storeGroup(trx, group);
+    } catch (err) {
+      group.failedInWork = true;
+      throw err;
+    }
+  }
+
+  async #storeGroup(trx: Kysely<Database>, group: Group): Promise<GroupResult> {
     const { config, handoff } = this.#deps;
     const now = Date.now();
     const outcomes: Array<AcceptOutcome | null> = [];

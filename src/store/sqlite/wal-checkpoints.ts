@@ -16,7 +16,7 @@ const QUICK_PASS_MS = 3;
 /**
  * Starts the checkpoints; answers the function that stops them.
  *
- * Without `lock`: one PASSIVE checkpoint a second (writers never wait for it).
+ * Without `lock`: one PASSIVE checkpoint every 250 ms (writers never wait for it).
  *
  * With the process's write lock (the server's threads share one): a PASSIVE checkpoint copies
  * the WAL into the database, but a writer always commits during it, so SQLite never finds

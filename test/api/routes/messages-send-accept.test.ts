@@ -20,6 +20,23 @@ function prepared(id: string, to: string): PreparedMessage {
   };
 }
 
+/** Counts what the acceptor reserves, gives back and hands over (delivery's side of it). */
+const reserves: number[] = [];
+let released = 0;
+let delivered = 0;
+const handoff = {
+  reserve(count: number) {
+    reserves.push(count);
+    return { owner: 'test-owner', leaseMs: 60_000 };
+  },
+  deliver(claimed: readonly unknown[]) {
+    delivered += claimed.length;
+  },
+  release(count: number) {
+    released += count;
+  },
+};
+
 describe(`MessageAcceptor (${TEST_BACKEND})`, () => {
   let dir: string;
   let store: Store;
@@ -29,7 +46,7 @@ describe(`MessageAcceptor (${TEST_BACKEND})`, () => {
     dir = mkdtempSync(join(tmpdir(), 'postline-acceptor-'));
     store = await openTestStore({ dataDir: dir });
     tenantId = (await createTenant(store.db, 'acme')).id;
-    acceptor = new MessageAcceptor({ store, config: loadConfig({ env: {} }), handoff: null });
+    acceptor = new MessageAcceptor({ store, config: loadConfig({ env: {} }), handoff });
   });
   after(async () => {
     await store.close();
@@ -45,6 +62,10 @@ describe(`MessageAcceptor (${TEST_BACKEND})`, () => {
     assert.equal(outcomes.filter((o) => o.status === 'rejected').length, 1);
     const stored = await store.db.selectFrom('messages').select(['id']).where('id', 'in', ids).execute();
     assert.equal(stored.length, 4);
+    // One group of five first (they arrived together), then each alone after it failed.
+    assert.equal(reserves[0], 5, `reservations: ${reserves.join(', ')}`);
+    assert.equal(delivered, 4, 'the four stored are handed to delivery');
+    assert.equal(reserves.reduce((a, b) => a + b, 0), released + delivered, 'every reservation is handed over or given back');
     // Each answer names its own message and recipient.
     for (const [i, o] of outcomes.entries()) {
       if (o.status !== 'fulfilled' || o.value.kind !== 'accepted') continue;
