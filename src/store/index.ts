@@ -75,7 +75,7 @@ export type {
 } from './database.ts';
 export {
   CONTACT_ROWS_PER_STATEMENT, upsertContacts, addListMembers, membersAddedByJob, markMembersForJob, removeListMember, setListMemberStatus, getContact, findContactByEmail, listContactsPage,
-  updateContact, deleteContact, setContactStatusByEmail, setContactStatuses, confirmListMember, insertList, getList, findListByName, listListsPage, updateList, deleteList, listMemberCounts, listMembersPage,
+  updateContact, deleteContact, setContactStatuses, confirmListMember, insertList, getList, findListByName, listListsPage, updateList, deleteList, listMemberCounts, listMembersPage,
 } from './repos/contacts.ts';
 export type { ContactInput, UpsertedContact, ConfirmTemplate } from './repos/contacts.ts';
 export { insertImportJob, recordImportBatch, finishImportJob, getImportJob, listImportRejections } from './repos/contact-imports.ts';

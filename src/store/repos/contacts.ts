@@ -130,12 +130,6 @@ export async function deleteContact(db: Kysely<Database>, tenantId: string, id: 
   return Number(r.numDeletedRows) > 0;
 }
 
-/** Sets the status of the tenant's contact with this (normalised) email, if there is one; answers its id. */
-export async function setContactStatusByEmail(db: Kysely<Database>, tenantId: string, email: string, status: ContactStatus, now: number): Promise<string | null> {
-  const row = await db.updateTable('contacts').set({ status, updated_at: now }).where('tenant_id', '=', tenantId).where('email', '=', email).returning('id').executeTakeFirst();
-  return row?.id ?? null;
-}
-
 /**
  * Contact statuses, weakest first, as the suppression list sets them (suppressions.ts): an
  * entry raises a contact's status, never lowers it. `unsubscribed` ranks above `complained`
