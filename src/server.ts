@@ -106,14 +106,19 @@ export async function startServer(startConfig: Readonly<Config>, log: Logger = c
   // a third of its end-to-end rate (1,222 → 810–920 relayed/s) for faster 250s alone.
   let httpRequests = 0;
   let httpRequestsSeen = 0;
-  const pressure = roles.has('worker') && roles.has('api') && config.delivery.paced_rate > 0 ? new CpuPressure() : undefined;
-  const stopPressure = pressure ? watchCpuPressure(pressure, {
+  const wanted = roles.has('worker') && roles.has('api') && config.delivery.paced_rate > 0 ? new CpuPressure() : undefined;
+  const stopWatching = wanted ? watchCpuPressure(wanted, {
     demand: () => {
       const seen = httpRequests !== httpRequestsSeen;
       httpRequestsSeen = httpRequests;
       return seen;
     },
-  }) : () => undefined;
+  }) : null;
+  if (wanted && !stopWatching) {
+    log.info({ setting: 'delivery.paced_rate' }, 'delivery pacing is off: this system has no per-thread scheduler statistics (/proc/thread-self/schedstat, Linux)');
+  }
+  const pressure = stopWatching ? wanted : undefined;
+  const stopPressure = stopWatching ?? (() => undefined);
   const delivery = roles.has('worker') ? await startDeliveryWorker(config, { owner, log, writeLock, pressure }) : null;
   // Webhooks and retention run here in the main thread, apart from delivery: a dead or slow
   // endpoint holds webhook slots, never mail. With several nodes, each job runs on one node

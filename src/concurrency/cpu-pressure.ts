@@ -1,6 +1,6 @@
 // Whether the accepting thread (SMTP and HTTP) is short of CPU, shared with the delivery
 // thread. The accepting thread reads how long it waited to be run (Linux schedstat: time
-// runnable but not on a CPU) every `intervalMs`; `threshold` of the interval or more means
+// runnable but not on a CPU) every 20 ms; a tenth of the interval or more means
 // every core is busy, and each millisecond another thread takes is one a request waits.
 // The server counts only intervals with HTTP requests (`demand`, server.ts): a 202 is what
 // an application waits for inside its own request; SMTP clients queue and retry. Measured on the 2-core API bench (50 clients), the API thread waited 25-30 % of
@@ -43,22 +43,28 @@ function schedStat(): { ran: number; waited: number } | null {
   }
 }
 
+/** How often the thread looks (ms). */
+const INTERVAL_MS = 20;
+/** Waited this share of the interval or more: short of CPU. */
+const THRESHOLD = 0.1;
 /**
- * Measures the calling thread into `pressure` until the returned function is called. Where
- * schedstat is not available, pressure stays off. With `demand`, only intervals for which it
- * answers true count (work whose latency matters was there).
+ * And only while the thread has work (running or runnable for this share of the interval): a
+ * thread that wakes for a moment now and then also waits for a CPU when delivery has both,
+ * but then little is waiting for it, and holding delivery back would only slow delivery.
  */
-export function watchCpuPressure(pressure: CpuPressure, options: { intervalMs?: number; threshold?: number; busy?: number; holdMs?: number; demand?: () => boolean } = {}): () => void {
-  const intervalMs = options.intervalMs ?? 20;
-  const threshold = options.threshold ?? 0.1;
-  // And only while the thread has work (running or runnable for `busy` of the interval): a
-  // thread that wakes for a moment now and then also waits for a CPU when delivery has both,
-  // but then little is waiting for it, and holding delivery back would only slow delivery.
-  const busy = options.busy ?? 0.5;
-  // Pressure ends only after this long without waiting (one quiet interval says little).
-  const holdMs = options.holdMs ?? 100;
+const BUSY = 0.5;
+/** Pressure ends only after this long without waiting (one quiet interval says little). */
+const HOLD_MS = 100;
+
+/**
+ * Measures the calling thread into `pressure` until the returned function is called; null
+ * (and nothing started) where schedstat cannot be read: not Linux, or a kernel without it.
+ * With `demand`, only intervals for which it answers true count (work whose latency matters
+ * was there).
+ */
+export function watchCpuPressure(pressure: CpuPressure, options: { demand?: () => boolean } = {}): (() => void) | null {
   let last = schedStat();
-  if (last === null) return () => undefined;
+  if (last === null) return null;
   let at = performance.now();
   let pressedAt = -Infinity;
   const timer = setInterval(() => {
@@ -66,19 +72,19 @@ export function watchCpuPressure(pressure: CpuPressure, options: { intervalMs?: 
     const stat = schedStat();
     if (stat === null || last === null) {
       // Unreadable for now (no file descriptor left, say): what was seen still ends on time.
-      pressure.set(now - pressedAt < holdMs);
+      pressure.set(now - pressedAt < HOLD_MS);
       last = stat;
       at = now;
       return;
     }
     const span = now - at;
     const waited = (stat.waited - last.waited) / 1e6;
-    const waiting = waited >= threshold * span && (stat.ran - last.ran) / 1e6 + waited >= busy * span;
+    const waiting = waited >= THRESHOLD * span && (stat.ran - last.ran) / 1e6 + waited >= BUSY * span;
     if ((options.demand?.() ?? true) && waiting) pressedAt = now;
-    pressure.set(now - pressedAt < holdMs);
+    pressure.set(now - pressedAt < HOLD_MS);
     last = stat;
     at = now;
-  }, intervalMs);
+  }, INTERVAL_MS);
   timer.unref();
   return () => {
     clearInterval(timer);

@@ -109,8 +109,8 @@ export class MessageAcceptor {
     const key = claim ? `${tenantId}\n${claim.key}` : null;
     const earlier = key === null ? undefined : this.#keys.get(key);
     if (earlier) {
-      const again = () => this.accept(tenantId, messages, claim, respond);
-      return earlier.then(again, again);
+      // `earlier` never rejects (see below).
+      return earlier.then(() => this.accept(tenantId, messages, claim, respond));
     }
     const outcome = new Promise<AcceptOutcome>((resolve, reject) => {
       const entry: Entry = { tenantId, messages, claim, respond, resolve, reject };
